@@ -1,0 +1,275 @@
+#include "cli/commands.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "common/util.h"
+#include "config/config.h"
+#include "daemon/daemon.h"
+#include "engine/version_vector.h"
+#include "net/local_socket.h"
+#include "os/accounts.h"
+#include "os/disk.h"
+#include "os/subprocess.h"
+#include "store/backup_store.h"
+#include "store/state_store.h"
+
+namespace syncr {
+namespace {
+
+// Loads the config or prints why not; exit code 2 in `*code` on failure.
+std::optional<Config> Load(const std::string& config_flag, int* code) {
+  Result<Config> config = LoadConfig(ResolveConfigPath(config_flag));
+  if (!config.ok()) {
+    std::fprintf(stderr, "%s\n", config.status().ToString().c_str());
+    *code = 2;
+    return std::nullopt;
+  }
+  return std::move(*config);
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  return out;
+}
+
+std::string Ago(int64_t ns) {
+  if (ns == 0) return "-";
+  return FormatTime(ns);
+}
+
+void PrintStatus(const wire::StatusReply& s) {
+  std::printf("node %s, up since %s: %s\n\n", s.node().c_str(), Ago(s.started_ns()).c_str(),
+              s.in_sync() ? "everything in sync" : "NOT in sync");
+  for (const std::string& p : s.problems()) std::printf("PROBLEM: %s\n", p.c_str());
+  std::printf("%-12s %-13s %-20s %-8s %s\n", "PEER", "STATE", "SINCE", "PENDING", "LAST ERROR");
+  for (const wire::PeerStatus& p : s.peers()) {
+    std::printf("%-12s %-13s %-20s %-8llu %s\n", p.name().c_str(),
+                p.connected() ? "connected" : "disconnected", Ago(p.since_ns()).c_str(),
+                static_cast<unsigned long long>(p.pending()), p.last_error().c_str());
+  }
+  std::printf("\n%-32s %-14s %-13s %-22s %s\n", "PATH", "VERSION", "HASH", "STATE", "LAST ACTION");
+  for (const wire::PathStatus& p : s.paths()) {
+    std::string state = p.state();
+    if (!p.pending_to().empty()) {
+      state += " to";
+      for (const std::string& n : p.pending_to()) state += " " + n;
+    }
+    std::string action = "-";
+    if (p.has_last_action()) {
+      const wire::ActionResult& a = p.last_action();
+      action = a.running() ? "running" : "";
+      if (a.finished_ns() != 0) {
+        action += (action.empty() ? "" : ", last ") + std::string("exit ") +
+                  std::to_string(a.exit_code()) + " at " + FormatTime(a.finished_ns());
+      }
+    }
+    std::printf("%-32s %-14s %-13s %-22s %s\n", p.path().c_str(),
+                ToString(p.version().vv()).c_str(), ShortHash(p.version().hash()).c_str(),
+                state.c_str(), action.c_str());
+  }
+}
+
+Result<std::unique_ptr<StateStore>> OpenStoreReadOnly(const Config& config) {
+  return StateStore::Open(config.node.state_dir, true);
+}
+
+int WaitChild(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+}  // namespace
+
+int CmdCheck(const std::string& config_flag) {
+  int code = 0;
+  std::optional<Config> config = Load(config_flag, &code);
+  if (!config) return code;
+  std::printf("%s\n", Summarize(*config).c_str());
+  return 0;
+}
+
+int CmdDaemon(const std::string& config_flag) {
+  int code = 0;
+  std::optional<Config> config = Load(config_flag, &code);
+  if (!config) return code;
+  return RunDaemon(std::move(*config));
+}
+
+int CmdConnect(const std::string& config_flag, const std::string& socket_flag) {
+  std::string socket = socket_flag;
+  if (socket.empty()) {
+    int code = 0;
+    std::optional<Config> config = Load(config_flag, &code);
+    if (!config) return code;
+    socket = config->node.socket;
+  }
+  return BridgeStdio(socket);
+}
+
+int CmdStatus(const std::string& config_flag, bool json) {
+  int code = 0;
+  std::optional<Config> config = Load(config_flag, &code);
+  if (!config) return code;
+  wire::ControlRequest request;
+  request.mutable_status();
+  Result<wire::ControlReply> reply = SendControl(config->node.socket, request);
+  if (!reply.ok()) {
+    std::fprintf(stderr, "syncr status: %s\n", reply.status().ToString().c_str());
+    return 1;
+  }
+  if (!reply->ok()) {
+    std::fprintf(stderr, "syncr status: %s\n", reply->error().c_str());
+    return 1;
+  }
+  if (json) {
+    std::printf("%s\n", ToJson(reply->status()).c_str());
+  } else {
+    PrintStatus(reply->status());
+  }
+  return reply->status().in_sync() ? 0 : 1;
+}
+
+int CmdHistory(const std::string& config_flag, const std::string& path, bool json) {
+  int code = 0;
+  std::optional<Config> config = Load(config_flag, &code);
+  if (!config) return code;
+  Result<std::unique_ptr<StateStore>> store = OpenStoreReadOnly(*config);
+  if (!store.ok()) {
+    std::fprintf(stderr, "syncr history: %s\n", store.status().ToString().c_str());
+    return 1;
+  }
+  std::vector<Generation> gens = (*store)->Generations(path);
+  wire::History history;
+  history.set_path(path);
+  int n = 1;
+  for (const Generation& g : gens) {
+    wire::HistoryEntry* e = history.add_generations();
+    e->set_generation(n++);
+    e->set_time_ns(g.created_ns);
+    e->set_size(g.size);
+    e->set_hash(Hex(g.hash));
+    e->set_origin(g.origin);
+    e->set_conflict(g.conflict);
+    *e->mutable_vv() = g.version.vv();
+  }
+  if (json) {
+    std::printf("%s\n", ToJson(history).c_str());
+    return 0;
+  }
+  if (gens.empty()) {
+    std::printf("%s: no generations kept (not synced, or never changed)\n", path.c_str());
+    return config->FindEntry(path) ? 0 : 1;
+  }
+  std::printf("%-4s %-20s %10s  %-13s %-10s %-14s %s\n", "GEN", "TIME", "SIZE", "HASH", "ORIGIN",
+              "VERSION", "NOTE");
+  for (const wire::HistoryEntry& e : history.generations()) {
+    std::printf("%-4d %-20s %10llu  %-13s %-10s %-14s %s\n", e.generation(),
+                FormatTime(e.time_ns()).c_str(), static_cast<unsigned long long>(e.size()),
+                e.hash().substr(0, 12).c_str(), e.origin().c_str(), ToString(e.vv()).c_str(),
+                e.generation() == 1 ? "current" : (e.conflict() ? "conflict loser" : ""));
+  }
+  return 0;
+}
+
+int CmdRestore(const std::string& config_flag, const std::string& path, int generation) {
+  int code = 0;
+  std::optional<Config> config = Load(config_flag, &code);
+  if (!config) return code;
+  if (!config->FindEntry(path)) {
+    std::fprintf(stderr, "syncr restore: %s is not synced by %s\n", path.c_str(),
+                 config->source.c_str());
+    return 2;
+  }
+  Result<std::unique_ptr<StateStore>> store = OpenStoreReadOnly(*config);
+  if (!store.ok()) {
+    std::fprintf(stderr, "syncr restore: %s\n", store.status().ToString().c_str());
+    return 1;
+  }
+  BackupStore backups(*config, PosixDisk(), **store);
+  Result<std::string> content = backups.Content(path, generation);
+  if (!content.ok()) {
+    std::fprintf(stderr, "syncr restore: %s\n", content.status().ToString().c_str());
+    return 1;
+  }
+  const Generation g = (*store)->Generations(path)[static_cast<size_t>(generation - 1)];
+  WriteMeta meta;
+  meta.mode = g.version.meta().mode() ? g.version.meta().mode() : 0644;
+  meta.mtime_ns = WallNs();  // a restore is a new edit
+  if (geteuid() == 0) {
+    meta.uid = LookupUser(g.version.meta().user()).value_or(g.version.meta().uid());
+    meta.gid = LookupGroup(g.version.meta().group()).value_or(g.version.meta().gid());
+  }
+  // Written in place, atomically; the daemon sees it like any edit and
+  // replicates it.
+  if (Status s = PosixDisk().ReplaceFile(config->DiskPath(path), *content, meta); !s.ok()) {
+    std::fprintf(stderr, "syncr restore: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  std::printf("restored %s to generation %d (%zu bytes, %s from %s)\n", path.c_str(), generation,
+              content->size(), Hex(g.hash).substr(0, 12).c_str(), g.origin.c_str());
+  return 0;
+}
+
+int CmdDiff(const std::string& config_flag, const std::string& path, int generation) {
+  int code = 0;
+  std::optional<Config> config = Load(config_flag, &code);
+  if (!config) return code;
+  Result<std::unique_ptr<StateStore>> store = OpenStoreReadOnly(*config);
+  if (!store.ok()) {
+    std::fprintf(stderr, "syncr diff: %s\n", store.status().ToString().c_str());
+    return 1;
+  }
+  BackupStore backups(*config, PosixDisk(), **store);
+  Result<std::string> content = backups.Content(path, generation);
+  if (!content.ok()) {
+    std::fprintf(stderr, "syncr diff: %s\n", content.status().ToString().c_str());
+    return 1;
+  }
+  char temp[] = "/tmp/syncr-diff-XXXXXX";
+  int fd = mkstemp(temp);
+  if (fd < 0 || write(fd, content->data(), content->size()) != static_cast<ssize_t>(content->size())) {
+    std::fprintf(stderr, "syncr diff: cannot write a temp file in /tmp\n");
+    return 1;
+  }
+  close(fd);
+  SpawnOptions options;
+  options.argv = {"diff", "-u", "--label", path + " (generation " + std::to_string(generation) + ")",
+                  "--label", path + " (current)", temp, config->DiskPath(path)};
+  options.stdout_fd = 1;
+  options.new_process_group = false;
+  Result<pid_t> pid = Spawn(options);
+  int rc = pid.ok() ? WaitChild(*pid) : 2;
+  unlink(temp);
+  return rc > 1 ? 1 : 0;
+}
+
+int CmdLog(const std::string& config_flag, const std::string& path, int count) {
+  int code = 0;
+  std::optional<Config> config = Load(config_flag, &code);
+  if (!config) return code;
+  Result<std::unique_ptr<StateStore>> store = OpenStoreReadOnly(*config);
+  if (!store.ok()) {
+    std::fprintf(stderr, "syncr log: %s\n", store.status().ToString().c_str());
+    return 1;
+  }
+  std::vector<EventRecord> events = (*store)->Events(path, count);
+  for (auto it = events.rbegin(); it != events.rend(); ++it) {
+    std::printf("%s %-5s %s\n", FormatTime(it->time_ns).c_str(), it->level.c_str(),
+                it->message.c_str());
+  }
+  return 0;
+}
+
+}  // namespace syncr

@@ -1,0 +1,20 @@
+// The `syncr` subcommands other than `daemon`, each a function that returns
+// the process exit code (0 ok, 1 runtime failure, 2 usage or config error).
+#pragma once
+
+#include <string>
+
+namespace syncr {
+
+int CmdCheck(const std::string& config_flag);
+int CmdStatus(const std::string& config_flag, bool json);
+int CmdHistory(const std::string& config_flag, const std::string& path, bool json);
+int CmdRestore(const std::string& config_flag, const std::string& path, int generation);
+int CmdDiff(const std::string& config_flag, const std::string& path, int generation);
+int CmdLog(const std::string& config_flag, const std::string& path, int count);
+int CmdDaemon(const std::string& config_flag);
+int CmdConnect(const std::string& config_flag, const std::string& socket_flag);
+/// The embedded demo: two nodes in a temp folder. `self` is this binary.
+int CmdDemo(const std::string& self);
+
+}  // namespace syncr

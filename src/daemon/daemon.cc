@@ -1,0 +1,875 @@
+#include "daemon/daemon.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <set>
+
+#include "actions/action_runner.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "daemon/event_loop.h"
+#include "engine/node.h"
+#include "engine/path_policy.h"
+#include "net/channel.h"
+#include "os/subprocess.h"
+#include "store/backup_store.h"
+#include "store/state_store.h"
+#include "watch/inotify_watcher.h"
+
+namespace syncr {
+namespace {
+
+constexpr int64_t kBackoffFirstMs = 200;
+constexpr int64_t kBackoffMaxMs = 30000;
+constexpr int64_t kModifySettleMs = 1000;  // writer still has the file open
+constexpr int64_t kRetryFailedMs = 1000;
+constexpr size_t kSummaryPage = 1000;
+constexpr uint64_t kFrameHeadroom = 1 << 20;
+
+// One outgoing channel to a peer: we dial, we push our versions, it acks.
+struct PeerLink {
+  PeerConfig config;
+  enum class State { kDown, kHandshake, kUp } state = State::kDown;
+  pid_t child = -1;
+  std::unique_ptr<Channel> channel;
+  int64_t backoff_ms = kBackoffFirstMs;
+  EventLoop::TimerId redial_timer = 0;
+  EventLoop::TimerId handshake_timer = 0;
+  int64_t since_ns = 0;  // connected since, or down since
+  std::string last_error;
+  bool summary_complete = false;
+  std::map<std::string, wire::VersionVector> summary;  // pages received so far
+  std::deque<std::string> queue;                       // paths to consider sending
+  std::set<std::string> queued;
+  std::map<std::string, uint64_t> inflight;  // path -> bytes, awaiting ack
+  std::set<std::string> requeue_after_ack;
+  uint64_t inflight_bytes = 0;
+};
+
+// One accepted connection: a peer pushing to us, or a CLI request.
+struct Session {
+  uint64_t id = 0;
+  std::unique_ptr<Channel> channel;
+  std::string peer;  // set once a peer said Hello
+  bool control = false;
+  bool closing = false;
+  EventLoop::TimerId handshake_timer = 0;
+};
+
+class DaemonImpl {
+ public:
+  explicit DaemonImpl(Config config) : config_(std::move(config)) {}
+  int Run();
+
+ private:
+  // Start-up.
+  Status Open();
+  Status WatchEntries();
+  void ScanAll(const char* why);
+  Status Listen();
+
+  // Local changes.
+  void OnInotify();
+  void ScheduleScan(const std::string& path, int64_t delay_ms);
+  void ScanNow(const std::string& path);
+  void OnLocalChange(const Change& change);
+  void RunActions(const Change& change);
+
+  // Outgoing links.
+  void Dial(PeerLink& link);
+  void OnLinkReadable(PeerLink& link);
+  void OnLinkFrame(PeerLink& link, const wire::Frame& frame);
+  void LinkDown(PeerLink& link, std::string why);
+  void Enqueue(PeerLink& link, const std::string& path);
+  void Pump(PeerLink& link);
+  void FlushChannel(Channel& channel, std::function<void(const std::string&)> on_error);
+
+  // Accepted sessions.
+  void OnAccept();
+  void OnSessionReadable(uint64_t id);
+  void OnSessionFrame(Session& session, const wire::Frame& frame);
+  void OnUpdate(Session& session, const wire::Update& update);
+  void CloseSession(uint64_t id, std::string why);
+  void SendSummary(Session& session);
+  wire::StatusReply BuildStatus();
+
+  void OnSignal();
+  void Event(const std::string& path, spdlog::level::level_enum level, const std::string& msg);
+
+  Config config_;
+  EventLoop loop_;
+  InotifyWatcher watcher_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<BackupStore> backups_;
+  std::unique_ptr<Node> node_;
+  std::unique_ptr<ActionRunner> actions_;
+  UniqueFd listen_fd_;
+  UniqueFd signal_fd_;
+  std::map<std::string, std::set<std::string>> watched_names_;  // disk dir -> synced paths
+  std::map<std::string, EventLoop::TimerId> scan_timers_;
+  std::map<std::string, std::unique_ptr<PeerLink>> links_;
+  std::map<uint64_t, std::unique_ptr<Session>> sessions_;
+  uint64_t next_session_ = 1;
+  std::map<std::string, wire::ActionResult> last_action_;
+  std::vector<std::string> problems_;
+  int64_t started_ns_ = WallNs();
+};
+
+// ---------------------------------------------------------------- start-up
+
+Status DaemonImpl::Open() {
+  if (Status s = loop_.Init(); !s.ok()) return s;
+  if (Status s = watcher_.Init(); !s.ok()) return s;
+  Result<std::unique_ptr<StateStore>> store = StateStore::Open(config_.node.state_dir, false);
+  if (!store.ok()) return store.status();
+  store_ = std::move(*store);
+  backups_ = std::make_unique<BackupStore>(config_, PosixDisk(), *store_);
+  node_ = std::make_unique<Node>(config_, PosixDisk(), *store_, *backups_);
+  actions_ = std::make_unique<ActionRunner>(loop_, [this](const ActionRun& run) {
+    store_->AddActionRun(run);
+    wire::ActionResult& last = last_action_[run.path];
+    last.set_started_ns(run.started_ns);
+    last.set_finished_ns(run.finished_ns);
+    last.set_exit_code(run.exit_code);
+    last.set_command(run.command);
+    std::string out = run.output;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    auto level = run.exit_code == 0 ? spdlog::level::info : spdlog::level::warn;
+    Event(run.path, level,
+          "action finished on " + run.path + ": `" + run.command + "` exit " +
+              std::to_string(run.exit_code) + (out.empty() ? "" : ", output: " + out));
+  });
+
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&mask, sig);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  signal_fd_.Reset(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!signal_fd_.valid()) return Status::Sys("signalfd", "", errno);
+  loop_.Add(signal_fd_.get(), EPOLLIN, [this](uint32_t) { OnSignal(); });
+  loop_.Add(watcher_.fd(), EPOLLIN, [this](uint32_t) { OnInotify(); });
+  return Status();
+}
+
+Status DaemonImpl::WatchEntries() {
+  for (const SyncEntry& entry : config_.sync) {
+    const std::string disk_path = config_.DiskPath(entry.path);
+    const std::string dir = DirName(disk_path);
+    if (Status s = PosixDisk().MakeDirs(dir); !s.ok()) return s;
+    if (!watcher_.IsWatched(dir)) {
+      if (Status s = watcher_.WatchDirectory(dir); !s.ok()) {
+        problems_.push_back(s.ToString());
+        spdlog::error("{}", s.ToString());
+        continue;
+      }
+    }
+    watched_names_[dir].insert(entry.path);
+  }
+  return Status();
+}
+
+void DaemonImpl::ScanAll(const char* why) {
+  spdlog::debug("scanning every synced path ({})", why);
+  for (const SyncEntry& entry : config_.sync) {
+    if (node_->ForgetIfMissingAtStart(entry.path) && std::string(why) == "start") {
+      Event(entry.path, spdlog::level::warn,
+            entry.path + " is missing at start: not taken as a deletion; catch-up will restore it");
+      continue;
+    }
+    ScanNow(entry.path);
+  }
+}
+
+Status DaemonImpl::Listen() {
+  const std::string& path = config_.node.socket;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    return Status::Error("socket path " + path + " is longer than " +
+                         std::to_string(sizeof addr.sun_path - 1) + " bytes");
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  if (Status s = PosixDisk().MakeDirs(DirName(path)); !s.ok()) return s;
+
+  // A socket file left by a dead daemon is removed; a live one is an error.
+  UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    return Status::Error("another syncr daemon is already listening on " + path);
+  }
+  unlink(path.c_str());
+
+  listen_fd_.Reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!listen_fd_.valid()) return Status::Sys("socket", path, errno);
+  mode_t old = umask(0077);  // the socket is born 0600: no window for others
+  int rc = bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  umask(old);
+  if (rc != 0) return Status::Sys("bind", path, errno);
+  chmod(path.c_str(), 0600);
+  if (listen(listen_fd_.get(), 64) != 0) return Status::Sys("listen", path, errno);
+  loop_.Add(listen_fd_.get(), EPOLLIN, [this](uint32_t) { OnAccept(); });
+  return Status();
+}
+
+int DaemonImpl::Run() {
+  InitLogging(config_.node.name, config_.node.log_level);
+  Status s = Open();
+  if (s.ok()) s = WatchEntries();
+  if (!s.ok()) {
+    spdlog::error("cannot start: {}", s.ToString());
+    return 1;
+  }
+  ScanAll("start");
+  if (s = Listen(); !s.ok()) {
+    spdlog::error("cannot start: {}", s.ToString());
+    return 1;
+  }
+  for (const PeerConfig& peer : config_.peers) {
+    auto link = std::make_unique<PeerLink>();
+    link->config = peer;
+    link->since_ns = WallNs();
+    PeerLink& ref = *link;
+    links_[peer.name] = std::move(link);
+    Dial(ref);
+  }
+  spdlog::info("ready: {} synced paths, {} peers, socket {}", config_.sync.size(),
+               config_.peers.size(), config_.node.socket);
+  sd_notify(0, "READY=1");
+  loop_.Run();
+
+  spdlog::info("stopping");
+  sd_notify(0, "STOPPING=1");
+  actions_->KillAll();
+  for (auto& [name, link] : links_) {
+    if (link->child > 0) kill(link->child, SIGTERM);
+  }
+  unlink(config_.node.socket.c_str());
+  return 0;
+}
+
+// ----------------------------------------------------------- local changes
+
+void DaemonImpl::OnInotify() {
+  for (const InotifyWatcher::Event& e : watcher_.ReadEvents()) {
+    if (e.overflow) {
+      Event("", spdlog::level::warn, "inotify queue overflowed: rescanning every synced path");
+      ScanAll("overflow");
+      continue;
+    }
+    auto dir = watched_names_.find(e.dir);
+    if (dir == watched_names_.end()) continue;
+    if (e.dir_gone) {
+      Event("", spdlog::level::warn, "watched directory " + e.dir + " went away: rescanning");
+      // Re-create the watch once the directory is back (it is made again on apply).
+      if (!watcher_.IsWatched(e.dir) && PosixDisk().MakeDirs(e.dir).ok()) {
+        watcher_.WatchDirectory(e.dir);
+      }
+      for (const std::string& path : dir->second) ScheduleScan(path, config_.node.settle_ms);
+      continue;
+    }
+    if (e.name.empty() || IsSyncrTempName(e.name)) continue;
+    const std::string synced_parent = DirName(*dir->second.begin());
+    for (const std::string& path : dir->second) {
+      if (BaseName(path) != e.name) continue;
+      const bool only_modify = (e.mask & ~IN_ISDIR) == IN_MODIFY;
+      ScheduleScan(path, only_modify ? kModifySettleMs : config_.node.settle_ms);
+    }
+    (void)synced_parent;
+  }
+}
+
+void DaemonImpl::ScheduleScan(const std::string& path, int64_t delay_ms) {
+  auto it = scan_timers_.find(path);
+  if (it != scan_timers_.end()) loop_.Cancel(it->second);
+  scan_timers_[path] = loop_.After(delay_ms, [this, path] {
+    scan_timers_.erase(path);
+    ScanNow(path);
+  });
+}
+
+void DaemonImpl::ScanNow(const std::string& path) {
+  Result<std::optional<Change>> change = node_->ScanLocal(path);
+  if (!change.ok()) {
+    Event(path, spdlog::level::warn, "cannot read " + path + ": " + change.status().ToString());
+    return;
+  }
+  if (*change) OnLocalChange(**change);
+}
+
+void DaemonImpl::OnLocalChange(const Change& change) {
+  const wire::Version& v = change.version;
+  Event(v.path(), spdlog::level::info,
+        "local change " + change.event + " " + v.path() + " version " + ToString(v.vv()) +
+            " hash " + ShortHash(v.hash()));
+  for (auto& [name, link] : links_) Enqueue(*link, v.path());
+  RunActions(change);
+}
+
+void DaemonImpl::RunActions(const Change& change) {
+  const SyncEntry* entry = config_.FindEntry(change.version.path());
+  if (!entry || entry->actions.empty()) return;
+  ActionJob job;
+  job.entry = entry->path;
+  job.commands = entry->actions;
+  job.timeout_s = entry->timeout_s;
+  job.stop_on_error = entry->stop_on_error;
+  job.env = {"SYNCR_PATH=" + entry->path, "SYNCR_FILE=" + config_.DiskPath(change.version.path()),
+             "SYNCR_ORIGIN=" + change.version.origin(), "SYNCR_EVENT=" + change.event,
+             "SYNCR_NODE=" + config_.node.name};
+  if (entry->path != change.version.path()) {
+    job.env.push_back("SYNCR_CHANGED=" + change.version.path());
+  }
+  Event(change.version.path(), spdlog::level::info,
+        "actions for " + entry->path + (actions_->Running(entry->path) ? " queued" : " started") +
+            " (" + change.event + " from " + change.version.origin() + ")");
+  actions_->Submit(std::move(job));
+}
+
+// ---------------------------------------------------------- outgoing links
+
+void DaemonImpl::Dial(PeerLink& link) {
+  link.redial_timer = 0;
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    LinkDown(link, std::string("socketpair: ") + std::strerror(errno));
+    return;
+  }
+  UniqueFd ours(fds[0]);
+  UniqueFd theirs(fds[1]);
+  SpawnOptions options;
+  if (!link.config.exec.empty()) {
+    options.argv = {"/bin/sh", "-c", link.config.exec};
+  } else {
+    options.argv = {"ssh", "-T", "-o", "BatchMode=yes"};
+    for (std::string& w : SplitWords(link.config.ssh)) options.argv.push_back(std::move(w));
+    options.argv.push_back("syncr");
+    options.argv.push_back("connect");
+  }
+  options.stdin_fd = theirs.get();
+  options.stdout_fd = theirs.get();
+  Result<pid_t> pid = Spawn(options);
+  if (!pid.ok()) {
+    LinkDown(link, pid.status().ToString());
+    return;
+  }
+  fcntl(ours.get(), F_SETFL, O_NONBLOCK);
+  link.child = *pid;
+  link.channel = std::make_unique<Channel>(std::move(ours),
+                                           config_.limits.max_file_bytes + kFrameHeadroom);
+  link.state = PeerLink::State::kHandshake;
+  wire::Frame hello;
+  hello.mutable_hello()->set_protocol(kProtocolVersion);
+  hello.mutable_hello()->set_node(config_.node.name);
+  link.channel->Send(hello);
+  PeerLink* lp = &link;
+  loop_.Add(link.channel->fd(), EPOLLIN | EPOLLOUT, [this, lp](uint32_t events) {
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+      OnLinkReadable(*lp);
+    } else if (lp->channel) {
+      FlushChannel(*lp->channel, [this, lp](const std::string& e) { LinkDown(*lp, e); });
+    }
+  });
+  link.handshake_timer = loop_.After(config_.limits.handshake_timeout_ms, [this, lp] {
+    lp->handshake_timer = 0;
+    if (lp->state == PeerLink::State::kHandshake) LinkDown(*lp, "no answer to the handshake");
+  });
+}
+
+void DaemonImpl::FlushChannel(Channel& channel,
+                              std::function<void(const std::string&)> on_error) {
+  if (!channel.Flush()) {
+    on_error(channel.error());
+    return;
+  }
+  loop_.Modify(channel.fd(), EPOLLIN | (channel.WantsWrite() ? uint32_t{EPOLLOUT} : 0u));
+}
+
+void DaemonImpl::OnLinkReadable(PeerLink& link) {
+  if (!link.channel) return;
+  const bool open = link.channel->ReadAvailable();
+  wire::Frame frame;
+  while (link.channel) {
+    FrameDecoder::Next next = link.channel->Pop(&frame);
+    if (next == FrameDecoder::Next::kNeedMore) break;
+    if (next == FrameDecoder::Next::kError) {
+      LinkDown(link, "bad data from peer: " + link.channel->error());
+      return;
+    }
+    OnLinkFrame(link, frame);
+  }
+  if (!link.channel) return;
+  if (!open) {
+    LinkDown(link, link.channel->error());
+    return;
+  }
+  FlushChannel(*link.channel, [this, &link](const std::string& e) { LinkDown(link, e); });
+}
+
+void DaemonImpl::OnLinkFrame(PeerLink& link, const wire::Frame& frame) {
+  const std::string& peer = link.config.name;
+  switch (frame.body_case()) {
+    case wire::Frame::kWelcome:
+      if (link.state != PeerLink::State::kHandshake || frame.welcome().node() != peer ||
+          frame.welcome().protocol() != kProtocolVersion) {
+        LinkDown(link, "unexpected welcome from '" + frame.welcome().node() + "' (protocol " +
+                           std::to_string(frame.welcome().protocol()) + ")");
+        return;
+      }
+      loop_.Cancel(link.handshake_timer);
+      link.state = PeerLink::State::kUp;
+      link.backoff_ms = kBackoffFirstMs;
+      link.since_ns = WallNs();
+      link.last_error.clear();
+      link.summary.clear();
+      link.summary_complete = false;
+      Event("", spdlog::level::info, "connected to " + peer);
+      return;
+    case wire::Frame::kSummary: {
+      if (link.state != PeerLink::State::kUp) break;
+      for (const wire::Version& v : frame.summary().versions()) link.summary[v.path()] = v.vv();
+      if (!frame.summary().complete()) return;
+      // The peer's summary is the truth about what it holds: replace what we
+      // remembered, then queue every path it lacks.
+      {
+        StateStore::Batch batch(*store_);
+        std::map<std::string, wire::VersionVector> old = store_->AllPeerHas(peer);
+        for (const auto& [path, vv] : old) {
+          if (!link.summary.count(path)) store_->PutPeerHas(peer, path, wire::VersionVector());
+        }
+        for (const auto& [path, vv] : link.summary) store_->PutPeerHas(peer, path, vv);
+      }
+      link.summary_complete = true;
+      size_t lacking = 0;
+      for (const wire::Version& v : store_->AllFiles()) {
+        if (v.kind() == wire::KIND_NONE) continue;
+        auto it = link.summary.find(v.path());
+        if (PeerLacks(v, it == link.summary.end() ? nullptr : &it->second)) {
+          Enqueue(link, v.path());
+          ++lacking;
+        }
+      }
+      link.summary.clear();
+      Event("", spdlog::level::info,
+            "catch-up with " + peer + ": " + std::to_string(lacking) + " paths to send");
+      Pump(link);
+      return;
+    }
+    case wire::Frame::kAck: {
+      const wire::Ack& ack = frame.ack();
+      auto it = link.inflight.find(ack.path());
+      if (it == link.inflight.end()) break;
+      link.inflight_bytes -= it->second;
+      link.inflight.erase(it);
+      if (ack.ok()) {
+        store_->PutPeerHas(peer, ack.path(), ack.vv());
+        spdlog::debug("{} acknowledged {} {}", peer, ack.path(), ToString(ack.vv()));
+      } else {
+        Event(ack.path(), spdlog::level::warn,
+              peer + " could not apply " + ack.path() + ": " + ack.error() + " (retrying)");
+        std::string path = ack.path();
+        PeerLink* lp = &link;
+        loop_.After(kRetryFailedMs, [this, lp, path] {
+          if (lp->state == PeerLink::State::kUp) {
+            Enqueue(*lp, path);
+          }
+        });
+      }
+      if (link.requeue_after_ack.erase(ack.path())) Enqueue(link, ack.path());
+      Pump(link);
+      return;
+    }
+    case wire::Frame::kError:
+      LinkDown(link, peer + " said: " + frame.error().message());
+      return;
+    default:
+      break;
+  }
+  LinkDown(link, "unexpected message " + std::to_string(frame.body_case()) + " from " + peer);
+}
+
+void DaemonImpl::LinkDown(PeerLink& link, std::string why) {
+  const bool was_up = link.state == PeerLink::State::kUp;
+  if (link.channel) {
+    loop_.Remove(link.channel->fd());
+    link.channel.reset();
+  }
+  if (link.child > 0) kill(link.child, SIGTERM);  // reaped through SIGCHLD
+  link.child = -1;
+  loop_.Cancel(link.handshake_timer);
+  link.state = PeerLink::State::kDown;
+  link.inflight.clear();
+  link.inflight_bytes = 0;
+  link.queue.clear();
+  link.queued.clear();
+  link.requeue_after_ack.clear();
+  link.summary.clear();
+  link.summary_complete = false;
+  if (was_up || link.last_error != why) {
+    Event("", spdlog::level::warn,
+          (was_up ? "lost connection to " : "cannot connect to ") + link.config.name + ": " + why +
+              "; retrying in " + std::to_string(link.backoff_ms) + " ms");
+  }
+  if (was_up) link.since_ns = WallNs();
+  link.last_error = why;
+  if (link.redial_timer) loop_.Cancel(link.redial_timer);
+  PeerLink* lp = &link;
+  link.redial_timer = loop_.After(link.backoff_ms, [this, lp] { Dial(*lp); });
+  link.backoff_ms = std::min(link.backoff_ms * 2, kBackoffMaxMs);
+}
+
+void DaemonImpl::Enqueue(PeerLink& link, const std::string& path) {
+  if (link.state != PeerLink::State::kUp || !link.summary_complete) return;  // catch-up covers it
+  if (link.inflight.count(path)) {
+    link.requeue_after_ack.insert(path);
+    return;
+  }
+  if (link.queued.insert(path).second) link.queue.push_back(path);
+  Pump(link);
+}
+
+void DaemonImpl::Pump(PeerLink& link) {
+  while (link.channel && link.inflight_bytes < config_.limits.window_bytes && !link.queue.empty()) {
+    std::string path = std::move(link.queue.front());
+    link.queue.pop_front();
+    link.queued.erase(path);
+    std::optional<wire::Version> v = store_->GetFile(path);
+    if (!v || v->kind() == wire::KIND_NONE) continue;
+    std::optional<wire::VersionVector> has = store_->GetPeerHas(link.config.name, path);
+    if (!PeerLacks(*v, has ? &*has : nullptr)) continue;
+    Result<std::string> content = node_->ContentFor(*v);
+    if (!content.ok()) {
+      Event(path, spdlog::level::warn, "cannot send " + path + ": " + content.status().ToString());
+      ScheduleScan(path, config_.node.settle_ms);
+      continue;
+    }
+    wire::Frame frame;
+    *frame.mutable_update()->mutable_version() = *v;
+    frame.mutable_update()->set_content(std::move(*content));
+    const uint64_t bytes = frame.update().content().size() + 256;
+    link.channel->Send(frame);
+    link.inflight[path] = bytes;
+    link.inflight_bytes += bytes;
+    spdlog::debug("sent {} {} to {}", path, ToString(v->vv()), link.config.name);
+  }
+  if (link.channel) {
+    PeerLink* lp = &link;
+    FlushChannel(*link.channel, [this, lp](const std::string& e) { LinkDown(*lp, e); });
+  }
+}
+
+// -------------------------------------------------------- accepted sessions
+
+void DaemonImpl::OnAccept() {
+  while (true) {
+    int fd = accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    auto session = std::make_unique<Session>();
+    session->id = next_session_++;
+    session->channel =
+        std::make_unique<Channel>(UniqueFd(fd), config_.limits.max_file_bytes + kFrameHeadroom);
+    const uint64_t id = session->id;
+    session->handshake_timer = loop_.After(config_.limits.handshake_timeout_ms, [this, id] {
+      auto it = sessions_.find(id);
+      if (it != sessions_.end() && it->second->peer.empty() && !it->second->control) {
+        CloseSession(id, "no handshake within " +
+                             std::to_string(config_.limits.handshake_timeout_ms) + " ms");
+      }
+    });
+    loop_.Add(fd, EPOLLIN, [this, id](uint32_t events) {
+      if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        OnSessionReadable(id);
+        return;
+      }
+      auto it = sessions_.find(id);
+      if (it == sessions_.end()) return;
+      FlushChannel(*it->second->channel, [this, id](const std::string& e) { CloseSession(id, e); });
+      if (it->second->closing && !it->second->channel->WantsWrite()) CloseSession(id, "");
+    });
+    sessions_[id] = std::move(session);
+  }
+}
+
+void DaemonImpl::OnSessionReadable(uint64_t id) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return;
+  Session& session = *it->second;
+  const bool open = session.channel->ReadAvailable();
+  wire::Frame frame;
+  while (sessions_.count(id) && !session.closing) {
+    FrameDecoder::Next next = session.channel->Pop(&frame);
+    if (next == FrameDecoder::Next::kNeedMore) break;
+    if (next == FrameDecoder::Next::kError) {
+      CloseSession(id, "bad data: " + session.channel->error());
+      return;
+    }
+    OnSessionFrame(session, frame);
+  }
+  if (!sessions_.count(id)) return;
+  if (!open) {
+    CloseSession(id, session.peer.empty() ? "" : session.channel->error());
+    return;
+  }
+  FlushChannel(*session.channel, [this, id](const std::string& e) { CloseSession(id, e); });
+  if (sessions_.count(id) && session.closing && !session.channel->WantsWrite()) {
+    CloseSession(id, "");
+  }
+}
+
+void DaemonImpl::CloseSession(uint64_t id, std::string why) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return;
+  Session& session = *it->second;
+  if (!why.empty()) {
+    const std::string who = session.peer.empty() ? "a local client" : "peer " + session.peer;
+    Event("", spdlog::level::warn, "closed the connection from " + who + ": " + why);
+  }
+  loop_.Cancel(session.handshake_timer);
+  loop_.Remove(session.channel->fd());
+  sessions_.erase(it);
+}
+
+void DaemonImpl::OnSessionFrame(Session& session, const wire::Frame& frame) {
+  auto refuse = [&](const std::string& message) {
+    wire::Frame error;
+    error.mutable_error()->set_message(message);
+    session.channel->Send(error);
+    session.closing = true;
+    Event("", spdlog::level::warn, "refused a connection: " + message);
+  };
+  if (session.peer.empty() && !session.control) {
+    switch (frame.body_case()) {
+      case wire::Frame::kHello: {
+        const wire::Hello& hello = frame.hello();
+        if (hello.protocol() != kProtocolVersion) {
+          refuse("protocol " + std::to_string(hello.protocol()) + " is not spoken here (this node speaks " +
+                 std::to_string(kProtocolVersion) + ")");
+          return;
+        }
+        if (!config_.FindPeer(hello.node())) {
+          refuse("node '" + hello.node().substr(0, 100) + "' is not a peer in " + config_.source);
+          return;
+        }
+        session.peer = hello.node();
+        wire::Frame welcome;
+        welcome.mutable_welcome()->set_protocol(kProtocolVersion);
+        welcome.mutable_welcome()->set_node(config_.node.name);
+        session.channel->Send(welcome);
+        SendSummary(session);
+        Event("", spdlog::level::info, "accepted channel from " + session.peer);
+        return;
+      }
+      case wire::Frame::kControl: {
+        session.control = true;
+        wire::Frame reply;
+        wire::ControlReply* r = reply.mutable_reply();
+        if (frame.control().has_status()) {
+          r->set_ok(true);
+          *r->mutable_status() = BuildStatus();
+        } else {
+          r->set_ok(false);
+          r->set_error("this request is not supported by this daemon");
+        }
+        session.channel->Send(reply);
+        session.closing = true;
+        return;
+      }
+      default:
+        refuse("expected a handshake");
+        return;
+    }
+  }
+  if (session.control) return;
+  if (frame.body_case() == wire::Frame::kUpdate) {
+    OnUpdate(session, frame.update());
+    return;
+  }
+  refuse("unexpected message " + std::to_string(frame.body_case()) + " from " + session.peer);
+}
+
+void DaemonImpl::SendSummary(Session& session) {
+  std::vector<wire::Version> all = store_->AllFiles();
+  wire::Frame page;
+  for (const wire::Version& v : all) {
+    if (v.kind() == wire::KIND_NONE) continue;
+    wire::Version* out = page.mutable_summary()->add_versions();
+    out->set_path(v.path());
+    out->set_kind(v.kind());
+    *out->mutable_vv() = v.vv();
+    if (page.summary().versions_size() >= static_cast<int>(kSummaryPage)) {
+      session.channel->Send(page);
+      page.Clear();
+    }
+  }
+  page.mutable_summary()->set_complete(true);
+  session.channel->Send(page);
+}
+
+void DaemonImpl::OnUpdate(Session& session, const wire::Update& update) {
+  const wire::Version& remote = update.version();
+  wire::Frame reply;
+  wire::Ack* ack = reply.mutable_ack();
+  ack->set_path(remote.path());
+  Status allowed = CheckSyncedPath(config_, remote.path());
+  if (!allowed.ok()) {
+    Event("", spdlog::level::warn, "from " + session.peer + ": " + allowed.ToString());
+    ack->set_ok(false);
+    ack->set_error(allowed.ToString());
+    session.channel->Send(reply);
+    return;
+  }
+  Result<ApplyOutcome> outcome = node_->ApplyRemote(update);
+  if (!outcome.ok()) {
+    Event(remote.path(), spdlog::level::err,
+          "cannot apply " + remote.path() + " from " + session.peer + ": " +
+              outcome.status().ToString());
+    ack->set_ok(false);
+    ack->set_error(outcome.status().ToString());
+    session.channel->Send(reply);
+    return;
+  }
+  ack->set_ok(true);
+  *ack->mutable_vv() = outcome->now_have;
+  session.channel->Send(reply);
+
+  // The sender holds what it sent: never push it back (no echo).
+  std::optional<wire::VersionVector> had = store_->GetPeerHas(session.peer, remote.path());
+  store_->PutPeerHas(session.peer, remote.path(),
+                     had ? Merge(*had, remote.vv()) : remote.vv());
+
+  if (outcome->local_first) OnLocalChange(*outcome->local_first);
+  if (!outcome->note.empty()) Event(remote.path(), spdlog::level::warn, outcome->note);
+  if (outcome->applied) {
+    const wire::Version& v = outcome->applied->version;
+    Event(v.path(), spdlog::level::info,
+          "applied " + outcome->applied->event + " " + v.path() + " from " + session.peer +
+              " version " + ToString(v.vv()) + " hash " + ShortHash(v.hash()));
+    RunActions(*outcome->applied);
+  }
+  if (outcome->decision == RemoteDecision::kConflictKeepLocal ||
+      outcome->decision == RemoteDecision::kMerge) {
+    // Our vector grew; peers learn of it at their next catch-up.
+  }
+}
+
+wire::StatusReply DaemonImpl::BuildStatus() {
+  wire::StatusReply reply;
+  reply.set_node(config_.node.name);
+  reply.set_started_ns(started_ns_);
+  bool in_sync = problems_.empty();
+  std::vector<wire::Version> files = store_->AllFiles();
+  std::map<std::string, std::map<std::string, wire::VersionVector>> peer_has;
+  for (const auto& [name, link] : links_) peer_has[name] = store_->AllPeerHas(name);
+
+  for (const auto& [name, link] : links_) {
+    wire::PeerStatus* p = reply.add_peers();
+    p->set_name(name);
+    p->set_connected(link->state == PeerLink::State::kUp);
+    p->set_since_ns(link->since_ns);
+    p->set_last_error(link->last_error);
+    p->set_transport(link->config.exec.empty() ? "ssh " + link->config.ssh
+                                               : "exec " + link->config.exec);
+    uint64_t pending = 0;
+    for (const wire::Version& v : files) {
+      if (v.kind() == wire::KIND_NONE) continue;
+      auto it = peer_has[name].find(v.path());
+      if (PeerLacks(v, it == peer_has[name].end() ? nullptr : &it->second)) ++pending;
+    }
+    p->set_pending(pending);
+    if (!p->connected() || pending > 0) in_sync = false;
+  }
+  for (const wire::Version& v : files) {
+    wire::PathStatus* ps = reply.add_paths();
+    ps->set_path(v.path());
+    const SyncEntry* entry = config_.FindEntry(v.path());
+    ps->set_entry(entry ? entry->path : "");
+    *ps->mutable_version() = v;
+    for (const auto& [name, has] : peer_has) {
+      auto it = has.find(v.path());
+      if (v.kind() != wire::KIND_NONE && PeerLacks(v, it == has.end() ? nullptr : &it->second)) {
+        ps->add_pending_to(name);
+      }
+    }
+    if (v.kind() == wire::KIND_NONE) {
+      ps->set_state("missing");
+      in_sync = false;
+    } else if (v.conflict()) {
+      ps->set_state("conflict");
+      in_sync = false;
+    } else if (ps->pending_to_size() > 0) {
+      ps->set_state("pending");
+    } else {
+      ps->set_state("in sync");
+    }
+    if (entry) {
+      auto last = last_action_.find(entry->path);
+      if (last != last_action_.end()) *ps->mutable_last_action() = last->second;
+      if (actions_->Running(entry->path)) ps->mutable_last_action()->set_running(true);
+    }
+  }
+  for (const std::string& p : problems_) reply.add_problems(p);
+  reply.set_in_sync(in_sync);
+  return reply;
+}
+
+// ------------------------------------------------------------------ signals
+
+void DaemonImpl::OnSignal() {
+  signalfd_siginfo info{};
+  while (read(signal_fd_.get(), &info, sizeof info) == sizeof info) {
+    switch (info.ssi_signo) {
+      case SIGTERM:
+      case SIGINT:
+        loop_.Stop();
+        break;
+      case SIGHUP:
+        Event("", spdlog::level::warn,
+              "SIGHUP: reloading the config is not supported yet; restart the daemon");
+        break;
+      case SIGCHLD: {
+        int status = 0;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+          if (actions_->OnChildExit(pid, status)) continue;
+          for (auto& [name, link] : links_) {
+            if (link->child == pid) {
+              link->child = -1;
+              if (link->channel) LinkDown(*link, "transport command exited");
+            }
+          }
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+void DaemonImpl::Event(const std::string& path, spdlog::level::level_enum level,
+                       const std::string& msg) {
+  spdlog::log(level, "{}", msg);
+  store_->AddEvent({WallNs(), path, spdlog::level::to_string_view(level).data(), msg});
+}
+
+}  // namespace
+
+int RunDaemon(Config config) {
+  DaemonImpl daemon(std::move(config));
+  return daemon.Run();
+}
+
+}  // namespace syncr

@@ -1,0 +1,82 @@
+#include "daemon/event_loop.h"
+
+#include <sys/epoll.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "common/util.h"
+
+namespace syncr {
+
+EventLoop::EventLoop() = default;
+
+Status EventLoop::Init() {
+  epoll_.Reset(epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_.valid()) return Status::Sys("epoll_create1", "", errno);
+  return Status();
+}
+
+void EventLoop::Add(int fd, uint32_t events, IoCallback cb) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd;
+  watches_[fd] = std::make_shared<Watch>(Watch{std::move(cb)});
+  if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST) {
+    epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);
+  }
+}
+
+void EventLoop::Modify(int fd, uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd;
+  epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);
+}
+
+void EventLoop::Remove(int fd) {
+  if (watches_.erase(fd)) epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+}
+
+EventLoop::TimerId EventLoop::After(int64_t delay_ms, std::function<void()> cb) {
+  TimerId id = next_timer_++;
+  int64_t deadline = MonoMs() + delay_ms;
+  timers_.emplace(std::make_pair(deadline, id), std::move(cb));
+  timer_deadline_[id] = deadline;
+  return id;
+}
+
+void EventLoop::Cancel(TimerId id) {
+  auto it = timer_deadline_.find(id);
+  if (it == timer_deadline_.end()) return;
+  timers_.erase({it->second, id});
+  timer_deadline_.erase(it);
+}
+
+void EventLoop::Run() {
+  running_ = true;
+  std::vector<epoll_event> events(64);
+  while (running_) {
+    int timeout = -1;
+    if (!timers_.empty()) {
+      int64_t wait = timers_.begin()->first.first - MonoMs();
+      timeout = wait < 0 ? 0 : static_cast<int>(wait);
+    }
+    int n = epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout);
+    if (n < 0 && errno != EINTR) break;
+    for (int i = 0; i < n && running_; ++i) {
+      auto it = watches_.find(events[i].data.fd);
+      if (it == watches_.end()) continue;  // removed by an earlier callback
+      std::shared_ptr<Watch> keep = it->second;
+      keep->cb(events[i].events);
+    }
+    const int64_t now = MonoMs();
+    while (running_ && !timers_.empty() && timers_.begin()->first.first <= now) {
+      auto node = timers_.extract(timers_.begin());
+      timer_deadline_.erase(node.key().second);
+      node.mapped()();
+    }
+  }
+}
+
+}  // namespace syncr

@@ -1,0 +1,58 @@
+// The engine's decisions, as pure functions of data: is what is on disk a
+// new version, what to do with a version a peer sent, does a peer lack a
+// version. No I/O here; unit tests drive these directly. Thread-safe.
+#pragma once
+
+#include <string>
+
+#include "engine/version_vector.h"
+#include "net/proto/syncr.pb.h"
+
+namespace syncr {
+
+using wire::Version;
+
+/// What a path holds on disk, in version terms (without a version vector).
+struct Observed {
+  wire::Kind kind = wire::KIND_NONE;  ///< KIND_NONE: nothing there
+  std::string hash;                   ///< of the content or the link target
+  uint32_t mode = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int64_t mtime_ns = 0;
+  uint64_t size = 0;
+  std::string link_target;
+};
+
+/// SPEC 2: a new version is made by a change of content, mode, owner or
+/// existence; a close, an unchanged rewrite or an mtime alone is not one.
+/// `stored` is nullptr for a path never seen. Owners count only when
+/// `compare_owner` (the daemon runs as root and can set them).
+bool IsRealChange(const Version* stored, const Observed& observed, bool compare_owner);
+
+/// The SYNCR_EVENT of a change from `before` (may be nullptr) to `after`:
+/// "created", "modified", "deleted" or "metadata".
+std::string EventName(const Version* before, const Version& after);
+
+enum class RemoteDecision {
+  kIgnore,           ///< we hold this version or a newer one
+  kApply,            ///< the remote version is newer: write it
+  kMerge,            ///< concurrent but identical state: only merge the vectors
+  kConflictTakeRemote,  ///< concurrent: the remote one wins the conflict rule
+  kConflictKeepLocal,   ///< concurrent: ours wins; keep the remote as a backup
+};
+
+/// What to do with `remote` given our `local` version (nullptr: none).
+RemoteDecision DecideRemote(const Version* local, const Version& remote);
+
+/// The conflict rule: the greater (change_ns, origin) wins. Deterministic and
+/// the same on every node, so all nodes converge on one content.
+bool RemoteWinsConflict(const Version& local, const Version& remote);
+
+/// True when content, kind, mode and owner agree (vectors and mtimes aside).
+bool SameState(const Version& a, const Version& b);
+
+/// Does a peer that is known to hold `peer_has` (nullptr: unknown) lack `local`?
+bool PeerLacks(const Version& local, const VersionVector* peer_has);
+
+}  // namespace syncr

@@ -1,0 +1,67 @@
+// Node: turns what the disk holds into versions and versions from peers into
+// what the disk holds. It owns the order of a change (observe, decide, write,
+// record, back up) and asks the pure functions in decide.h at each step. It
+// knows nothing of sockets, inotify or children: the daemon calls it and
+// acts on what it returns (push to peers, start actions, ack).
+// Not thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "config/config.h"
+#include "engine/decide.h"
+#include "os/disk.h"
+#include "store/backup_store.h"
+#include "store/state_store.h"
+
+namespace syncr {
+
+/// A change that landed on this node's disk or store, for the actions.
+struct Change {
+  wire::Version version;
+  std::string event;  ///< SYNCR_EVENT
+};
+
+struct ApplyOutcome {
+  RemoteDecision decision = RemoteDecision::kIgnore;
+  std::optional<Change> local_first;  ///< a local edit found just before applying
+  std::optional<Change> applied;      ///< the disk changed: run the actions
+  wire::VersionVector now_have;       ///< what we hold now, for the ack
+  std::string note;                   ///< for the log (conflicts)
+};
+
+class Node {
+ public:
+  Node(const Config& config, Disk& disk, StateStore& store, BackupStore& backups);
+
+  const std::string& name() const { return config_.node.name; }
+
+  /// Looks at `path` on disk; a real change becomes a new local version,
+  /// stored and backed up, and is returned. Unchanged: nullopt.
+  Result<std::optional<Change>> ScanLocal(const std::string& path);
+
+  /// Applies a version a peer sent. The path must already be validated.
+  Result<ApplyOutcome> ApplyRemote(const wire::Update& update);
+
+  /// The content to send for `version`: from disk if it still matches,
+  /// otherwise generation 1 of the backups (which always holds it).
+  Result<std::string> ContentFor(const wire::Version& version);
+
+  /// A path the store knows but that is missing at start is not a deletion
+  /// (a node that came up empty must not wipe its peers): forget our claim
+  /// to it so that catch-up brings it back. Returns true if it was missing.
+  bool ForgetIfMissingAtStart(const std::string& path);
+
+ private:
+  Result<Observed> ObserveDisk(const std::string& path, std::string* content);
+  Status WriteToDisk(const wire::Update& update, wire::Version* stored);
+
+  const Config& config_;
+  Disk& disk_;
+  StateStore& store_;
+  BackupStore& backups_;
+  bool is_root_;
+};
+
+}  // namespace syncr

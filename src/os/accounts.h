@@ -1,0 +1,17 @@
+// User and group names <-> numbers, so owners replicate by name and fall
+// back to the number when a name is unknown on the receiver. Thread-safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+
+namespace syncr {
+
+std::string UserName(uid_t uid);   ///< "" when unknown
+std::string GroupName(gid_t gid);  ///< "" when unknown
+std::optional<uid_t> LookupUser(const std::string& name);
+std::optional<gid_t> LookupGroup(const std::string& name);
+
+}  // namespace syncr

@@ -1,0 +1,80 @@
+// Disk: the one boundary between Syncr's policy and the filesystem.
+//
+// Every read, stat, durable replace, removal and metadata change that the
+// engine makes goes through this interface, so tests can inject a fault
+// (full disk, failed rename) and the policy code stays readable. PosixDisk is
+// the real implementation. Paths are absolute on-disk paths (root + synced
+// path). Not thread-safe; the daemon uses it from its one thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace syncr {
+
+enum class FileType { kMissing, kFile, kDirectory, kSymlink, kOther };
+
+struct FileInfo {
+  FileType type = FileType::kMissing;
+  uint32_t mode = 0;  ///< permission bits only (07777)
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+};
+
+/// What a path holds right now, read consistently through one descriptor.
+struct Snapshot {
+  FileInfo info;
+  std::string content;      ///< file content (files only)
+  std::string link_target;  ///< symlinks only
+};
+
+/// Metadata to put on a file as it is written.
+struct WriteMeta {
+  uint32_t mode = 0644;
+  std::optional<uid_t> uid;  ///< unset: leave the owner alone (not root)
+  std::optional<gid_t> gid;
+  int64_t mtime_ns = 0;
+};
+
+class Disk {
+ public:
+  virtual ~Disk() = default;
+
+  /// Lstat + content. A missing path is ok with type kMissing. Content larger
+  /// than `max_bytes` is an error naming the path and the limit.
+  virtual Result<Snapshot> Observe(const std::string& path, uint64_t max_bytes) = 0;
+
+  /// Durably replaces `path` with `content` and `meta`: a reader sees the old
+  /// file or the new one, never a partial one. Creates missing parents.
+  virtual Status ReplaceFile(const std::string& path, std::string_view content,
+                             const WriteMeta& meta) = 0;
+
+  /// Changes mode/owner/mtime of an existing file without rewriting it.
+  virtual Status SetMeta(const std::string& path, const WriteMeta& meta) = 0;
+
+  /// Removes a file or symlink; a missing path is ok. Syncs the directory.
+  virtual Status Remove(const std::string& path) = 0;
+
+  /// mkdir -p.
+  virtual Status MakeDirs(const std::string& path) = 0;
+};
+
+/// The real filesystem.
+Disk& PosixDisk();
+
+/// "/a/b/c" -> "/a/b"; "/a" -> "/".
+std::string DirName(const std::string& path);
+/// "/a/b/c" -> "c".
+std::string BaseName(const std::string& path);
+/// True for names Syncr itself writes as temp files (never synced, never echoed).
+bool IsSyncrTempName(std::string_view name);
+
+}  // namespace syncr

@@ -1,0 +1,92 @@
+#include "store/backup_store.h"
+
+#include <cstdio>
+
+#include "common/util.h"
+
+namespace syncr {
+
+std::string BackupStore::ObjectPath(const std::string& raw_hash) const {
+  const std::string hex = Hex(raw_hash);
+  return config_.node.state_dir + "/objects/" + hex.substr(0, 2) + "/" + hex;
+}
+
+std::string BackupStore::BesidePath(const std::string& path, int n) const {
+  return config_.DiskPath(path) + "." + std::to_string(n);
+}
+
+Status BackupStore::RotateBeside(const std::string& path, std::string_view content,
+                                 const wire::Version& version) {
+  const int keep = config_.backup.generations;
+  disk_.Remove(BesidePath(path, keep));
+  for (int n = keep - 1; n >= 1; --n) {
+    const std::string from = BesidePath(path, n);
+    if (std::rename(from.c_str(), BesidePath(path, n + 1).c_str()) != 0 && errno != ENOENT) {
+      return Status::Sys("rename", from, errno);
+    }
+  }
+  WriteMeta meta;
+  meta.mode = version.meta().mode() & 0777;
+  meta.mtime_ns = version.meta().mtime_ns();
+  return disk_.ReplaceFile(BesidePath(path, 1), content, meta);
+}
+
+Status BackupStore::Record(const wire::Version& version, std::string_view content,
+                           bool conflict) {
+  const std::string& path = version.path();
+  const std::string hash = Sha256(content);
+  std::vector<Generation> existing = store_.Generations(path);
+  if (!conflict && !existing.empty() && existing.front().hash == hash) return Status();
+
+  if (config_.backup.beside) {
+    if (Status s = RotateBeside(path, content, version); !s.ok()) return s;
+  } else {
+    const std::string object = ObjectPath(hash);
+    Result<Snapshot> have = disk_.Observe(object, config_.limits.max_file_bytes);
+    if (!have.ok() || have->info.type != FileType::kFile) {
+      WriteMeta meta;
+      meta.mode = 0600;
+      meta.mtime_ns = WallNs();
+      if (Status s = disk_.ReplaceFile(object, content, meta); !s.ok()) return s;
+    }
+  }
+
+  Generation g;
+  g.path = path;
+  g.hash = hash;
+  g.size = content.size();
+  g.created_ns = WallNs();
+  g.origin = version.origin();
+  g.conflict = conflict;
+  g.version = version;
+  if (Result<int64_t> id = store_.AddGeneration(g); !id.ok()) return id.status();
+
+  Result<std::vector<std::string>> unreferenced =
+      store_.PruneGenerations(path, config_.backup.generations);
+  if (!unreferenced.ok()) return unreferenced.status();
+  if (!config_.backup.beside) {
+    for (const std::string& h : *unreferenced) disk_.Remove(ObjectPath(h));
+  }
+  return Status();
+}
+
+Result<std::string> BackupStore::Content(const std::string& path, int n) {
+  std::vector<Generation> gens = store_.Generations(path);
+  if (n < 1 || static_cast<size_t>(n) > gens.size()) {
+    return Status::Error(path + ": no generation " + std::to_string(n) + " (" +
+                         std::to_string(gens.size()) + " kept)");
+  }
+  const std::string file = config_.backup.beside ? BesidePath(path, n) : ObjectPath(gens[n - 1].hash);
+  Result<Snapshot> snap = disk_.Observe(file, config_.limits.max_file_bytes);
+  if (!snap.ok()) return snap.status();
+  if (snap->info.type != FileType::kFile) {
+    return Status::Error(path + ": generation " + std::to_string(n) + " is missing from " + file);
+  }
+  if (Sha256(snap->content) != gens[n - 1].hash) {
+    return Status::Error(path + ": generation " + std::to_string(n) + " in " + file +
+                         " does not match its recorded hash");
+  }
+  return std::move(snap->content);
+}
+
+}  // namespace syncr

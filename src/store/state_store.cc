@@ -1,0 +1,296 @@
+#include "store/state_store.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+
+namespace syncr {
+namespace {
+
+constexpr int kEventsKept = 10000;
+constexpr int kActionRunsKept = 2000;
+
+// One prepared statement, finalized on scope exit.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  bool ok() const { return stmt_ != nullptr; }
+  Stmt& Bind(int i, const std::string& s) {
+    sqlite3_bind_blob(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& BindText(int i, const std::string& s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  /// SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step() { return stmt_ ? sqlite3_step(stmt_) : SQLITE_ERROR; }
+  std::string Blob(int col) {
+    const void* p = sqlite3_column_blob(stmt_, col);
+    int n = sqlite3_column_bytes(stmt_, col);
+    return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+  }
+  int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+Status DbError(sqlite3* db, const std::string& what) {
+  return Status::Error("state database: " + what + ": " + sqlite3_errmsg(db));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_dir,
+                                                      bool read_only) {
+  if (!read_only && mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Status::Sys("mkdir", state_dir, errno);
+  }
+  const std::string path = state_dir + "/state.db";
+  sqlite3* db = nullptr;
+  int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return Status::Error("cannot open state database " + path + ": " + msg);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  std::unique_ptr<StateStore> store(new StateStore(db));
+  if (!read_only) {
+    if (Status s = store->Init(); !s.ok()) return s;
+  }
+  return store;
+}
+
+StateStore::~StateStore() { sqlite3_close(db_); }
+
+Status StateStore::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Status::Error(std::string("state database: ") + msg);
+  }
+  return Status();
+}
+
+Status StateStore::Init() {
+  // WAL: CLI readers never block the daemon. synchronous=NORMAL: a power loss
+  // may forget the last commits but never corrupts; the start-up scan then
+  // re-derives any version whose file is already on disk.
+  return Exec(R"sql(
+    PRAGMA journal_mode = WAL;
+    PRAGMA synchronous = NORMAL;
+    CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, version BLOB NOT NULL);
+    CREATE TABLE IF NOT EXISTS peer_state (
+      peer TEXT NOT NULL, path TEXT NOT NULL, vv BLOB NOT NULL, PRIMARY KEY (peer, path));
+    CREATE TABLE IF NOT EXISTS generations (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL, hash BLOB NOT NULL,
+      size INTEGER NOT NULL, created_ns INTEGER NOT NULL, origin TEXT NOT NULL,
+      conflict INTEGER NOT NULL DEFAULT 0, version BLOB NOT NULL);
+    CREATE INDEX IF NOT EXISTS generations_path ON generations (path, id);
+    CREATE TABLE IF NOT EXISTS events (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, time_ns INTEGER NOT NULL, path TEXT NOT NULL,
+      level TEXT NOT NULL, message TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS action_runs (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL, command TEXT NOT NULL,
+      started_ns INTEGER NOT NULL, finished_ns INTEGER NOT NULL, exit_code INTEGER NOT NULL,
+      output TEXT NOT NULL);
+  )sql");
+}
+
+StateStore::Batch::Batch(StateStore& store) : store_(store) {
+  if (store_.batch_depth_++ == 0) store_.Exec("BEGIN IMMEDIATE");
+}
+
+StateStore::Batch::~Batch() {
+  if (--store_.batch_depth_ == 0) store_.Exec("COMMIT");
+}
+
+std::optional<wire::Version> StateStore::GetFile(const std::string& path) {
+  Stmt st(db_, "SELECT version FROM files WHERE path = ?");
+  st.BindText(1, path);
+  if (st.Step() != SQLITE_ROW) return std::nullopt;
+  wire::Version v;
+  if (!v.ParseFromString(st.Blob(0))) return std::nullopt;
+  return v;
+}
+
+std::vector<wire::Version> StateStore::AllFiles() {
+  std::vector<wire::Version> out;
+  Stmt st(db_, "SELECT version FROM files ORDER BY path");
+  while (st.Step() == SQLITE_ROW) {
+    wire::Version v;
+    if (v.ParseFromString(st.Blob(0))) out.push_back(std::move(v));
+  }
+  return out;
+}
+
+Status StateStore::PutFile(const wire::Version& version) {
+  Stmt st(db_, "INSERT OR REPLACE INTO files (path, version) VALUES (?, ?)");
+  st.BindText(1, version.path()).Bind(2, version.SerializeAsString());
+  if (st.Step() != SQLITE_DONE) return DbError(db_, "store version of " + version.path());
+  return Status();
+}
+
+std::optional<wire::VersionVector> StateStore::GetPeerHas(const std::string& peer,
+                                                          const std::string& path) {
+  Stmt st(db_, "SELECT vv FROM peer_state WHERE peer = ? AND path = ?");
+  st.BindText(1, peer).BindText(2, path);
+  if (st.Step() != SQLITE_ROW) return std::nullopt;
+  wire::VersionVector vv;
+  if (!vv.ParseFromString(st.Blob(0))) return std::nullopt;
+  return vv;
+}
+
+std::map<std::string, wire::VersionVector> StateStore::AllPeerHas(const std::string& peer) {
+  std::map<std::string, wire::VersionVector> out;
+  Stmt st(db_, "SELECT path, vv FROM peer_state WHERE peer = ?");
+  st.BindText(1, peer);
+  while (st.Step() == SQLITE_ROW) {
+    wire::VersionVector vv;
+    if (vv.ParseFromString(st.Blob(1))) out[st.Blob(0)] = std::move(vv);
+  }
+  return out;
+}
+
+Status StateStore::PutPeerHas(const std::string& peer, const std::string& path,
+                              const wire::VersionVector& vv) {
+  Stmt st(db_, "INSERT OR REPLACE INTO peer_state (peer, path, vv) VALUES (?, ?, ?)");
+  st.BindText(1, peer).BindText(2, path).Bind(3, vv.SerializeAsString());
+  if (st.Step() != SQLITE_DONE) return DbError(db_, "store peer state of " + path);
+  return Status();
+}
+
+Result<int64_t> StateStore::AddGeneration(const Generation& g) {
+  Stmt st(db_,
+          "INSERT INTO generations (path, hash, size, created_ns, origin, conflict, version) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?)");
+  st.BindText(1, g.path)
+      .Bind(2, g.hash)
+      .Bind(3, static_cast<int64_t>(g.size))
+      .Bind(4, g.created_ns)
+      .BindText(5, g.origin)
+      .Bind(6, int64_t{g.conflict})
+      .Bind(7, g.version.SerializeAsString());
+  if (st.Step() != SQLITE_DONE) return DbError(db_, "store generation of " + g.path);
+  return sqlite3_last_insert_rowid(db_);
+}
+
+std::vector<Generation> StateStore::Generations(const std::string& path) {
+  std::vector<Generation> out;
+  Stmt st(db_,
+          "SELECT id, hash, size, created_ns, origin, conflict, version FROM generations "
+          "WHERE path = ? ORDER BY id DESC");
+  st.BindText(1, path);
+  while (st.Step() == SQLITE_ROW) {
+    Generation g;
+    g.id = st.Int(0);
+    g.path = path;
+    g.hash = st.Blob(1);
+    g.size = static_cast<uint64_t>(st.Int(2));
+    g.created_ns = st.Int(3);
+    g.origin = st.Blob(4);
+    g.conflict = st.Int(5) != 0;
+    g.version.ParseFromString(st.Blob(6));
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> StateStore::PruneGenerations(const std::string& path, int keep) {
+  std::vector<Generation> all = Generations(path);
+  std::vector<std::string> dropped_hashes;
+  for (size_t i = static_cast<size_t>(keep); i < all.size(); ++i) {
+    Stmt del(db_, "DELETE FROM generations WHERE id = ?");
+    del.Bind(1, all[i].id);
+    if (del.Step() != SQLITE_DONE) return DbError(db_, "prune generations of " + path);
+    dropped_hashes.push_back(all[i].hash);
+  }
+  std::vector<std::string> unreferenced;
+  for (const std::string& hash : dropped_hashes) {
+    Stmt ref(db_, "SELECT 1 FROM generations WHERE hash = ? LIMIT 1");
+    ref.Bind(1, hash);
+    if (ref.Step() != SQLITE_ROW) unreferenced.push_back(hash);
+  }
+  return unreferenced;
+}
+
+Status StateStore::MarkGenerationConflict(int64_t id, bool conflict) {
+  Stmt st(db_, "UPDATE generations SET conflict = ? WHERE id = ?");
+  st.Bind(1, int64_t{conflict}).Bind(2, id);
+  if (st.Step() != SQLITE_DONE) return DbError(db_, "mark generation");
+  return Status();
+}
+
+Status StateStore::AddEvent(const EventRecord& e) {
+  Stmt st(db_, "INSERT INTO events (time_ns, path, level, message) VALUES (?, ?, ?, ?)");
+  st.Bind(1, e.time_ns).BindText(2, e.path).BindText(3, e.level).BindText(4, e.message);
+  if (st.Step() != SQLITE_DONE) return DbError(db_, "log event");
+  Stmt trim(db_, "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?");
+  trim.Bind(1, int64_t{kEventsKept});
+  trim.Step();
+  return Status();
+}
+
+std::vector<EventRecord> StateStore::Events(const std::string& path, int limit) {
+  std::vector<EventRecord> out;
+  Stmt st(db_,
+          "SELECT time_ns, path, level, message FROM events WHERE (?1 = '' OR path = ?1) "
+          "ORDER BY id DESC LIMIT ?2");
+  st.BindText(1, path).Bind(2, int64_t{limit});
+  while (st.Step() == SQLITE_ROW) {
+    out.push_back({st.Int(0), st.Blob(1), st.Blob(2), st.Blob(3)});
+  }
+  return out;
+}
+
+Status StateStore::AddActionRun(const ActionRun& r) {
+  Stmt st(db_,
+          "INSERT INTO action_runs (path, command, started_ns, finished_ns, exit_code, output) "
+          "VALUES (?, ?, ?, ?, ?, ?)");
+  st.BindText(1, r.path)
+      .BindText(2, r.command)
+      .Bind(3, r.started_ns)
+      .Bind(4, r.finished_ns)
+      .Bind(5, int64_t{r.exit_code})
+      .BindText(6, r.output);
+  if (st.Step() != SQLITE_DONE) return DbError(db_, "log action run");
+  Stmt trim(db_, "DELETE FROM action_runs WHERE id <= (SELECT MAX(id) FROM action_runs) - ?");
+  trim.Bind(1, int64_t{kActionRunsKept});
+  trim.Step();
+  return Status();
+}
+
+std::vector<ActionRun> StateStore::ActionRuns(const std::string& path, int limit) {
+  std::vector<ActionRun> out;
+  Stmt st(db_,
+          "SELECT id, path, command, started_ns, finished_ns, exit_code, output FROM action_runs "
+          "WHERE (?1 = '' OR path = ?1) ORDER BY id DESC LIMIT ?2");
+  st.BindText(1, path).Bind(2, int64_t{limit});
+  while (st.Step() == SQLITE_ROW) {
+    ActionRun r;
+    r.id = st.Int(0);
+    r.path = st.Blob(1);
+    r.command = st.Blob(2);
+    r.started_ns = st.Int(3);
+    r.finished_ns = st.Int(4);
+    r.exit_code = static_cast<int>(st.Int(5));
+    r.output = st.Blob(6);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace syncr

@@ -1,0 +1,74 @@
+#include "watch/inotify_watcher.h"
+
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace syncr {
+namespace {
+
+// Close-write and rename-into-place are the ends of a save; create/delete and
+// moves change existence; attrib catches chmod/chown; modify catches writers
+// that keep the file open.
+constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
+                           IN_ATTRIB | IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+
+}  // namespace
+
+Status InotifyWatcher::Init() {
+  fd_.Reset(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!fd_.valid()) return Status::Sys("inotify_init1", "", errno);
+  return Status();
+}
+
+Status InotifyWatcher::WatchDirectory(const std::string& dir) {
+  int wd = inotify_add_watch(fd_.get(), dir.c_str(), kMask);
+  if (wd < 0) {
+    if (errno == ENOSPC) {
+      return Status::Error("out of inotify watches while watching " + dir +
+                           ": raise fs.inotify.max_user_watches (sysctl -w "
+                           "fs.inotify.max_user_watches=524288)");
+    }
+    return Status::Sys("inotify_add_watch", dir, errno);
+  }
+  by_wd_[wd] = dir;
+  by_dir_[dir] = wd;
+  return Status();
+}
+
+std::vector<InotifyWatcher::Event> InotifyWatcher::ReadEvents() {
+  std::vector<Event> out;
+  alignas(inotify_event) char buf[64 * 1024];
+  while (true) {
+    ssize_t n = read(fd_.get(), buf, sizeof buf);
+    if (n <= 0) break;  // EAGAIN: drained
+    for (char* p = buf; p < buf + n;) {
+      auto* ev = reinterpret_cast<inotify_event*>(p);
+      p += sizeof(inotify_event) + ev->len;
+      Event e;
+      e.mask = ev->mask;
+      if (ev->mask & IN_Q_OVERFLOW) {
+        e.overflow = true;
+        out.push_back(std::move(e));
+        continue;
+      }
+      auto it = by_wd_.find(ev->wd);
+      if (it == by_wd_.end()) continue;
+      e.dir = it->second;
+      if (ev->len > 0) e.name = ev->name;
+      if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
+        e.dir_gone = true;
+        if (ev->mask & IN_IGNORED) {
+          by_dir_.erase(it->second);
+          by_wd_.erase(it);
+        }
+      }
+      out.push_back(std::move(e));
+    }
+  }
+  return out;
+}
+
+}  // namespace syncr
