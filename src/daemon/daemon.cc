@@ -84,6 +84,7 @@ class DaemonImpl {
 
   // Local changes.
   void OnInotify();
+  int64_t SettleDelay(const InotifyWatcher::Event& e);
   void ScheduleScan(const std::string& path, int64_t delay_ms);
   void ScanNow(const std::string& path);
   void OnLocalChange(const Change& change);
@@ -282,14 +283,27 @@ void DaemonImpl::OnInotify() {
       continue;
     }
     if (e.name.empty() || IsSyncrTempName(e.name)) continue;
-    const std::string synced_parent = DirName(*dir->second.begin());
     for (const std::string& path : dir->second) {
       if (BaseName(path) != e.name) continue;
-      const bool only_modify = (e.mask & ~IN_ISDIR) == IN_MODIFY;
-      ScheduleScan(path, only_modify ? kModifySettleMs : config_.node.settle_ms);
+      ScheduleScan(path, SettleDelay(e));
     }
-    (void)synced_parent;
   }
+}
+
+// How long to wait before looking at a path after event `e`. A save ends with
+// close-write or a rename into place: settle briefly. A bare modify, or the
+// create of a regular file, means a writer is still at work: its close-write
+// will shorten the wait, and the long delay only serves writers that keep
+// the file open.
+int64_t DaemonImpl::SettleDelay(const InotifyWatcher::Event& e) {
+  const uint32_t kinds = e.mask & ~IN_ISDIR;
+  if (kinds == IN_MODIFY) return kModifySettleMs;
+  if (kinds == IN_CREATE && !(e.mask & IN_ISDIR)) {
+    struct stat st {};
+    const std::string full = e.dir + "/" + e.name;
+    if (lstat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return kModifySettleMs;
+  }
+  return config_.node.settle_ms;
 }
 
 void DaemonImpl::ScheduleScan(const std::string& path, int64_t delay_ms) {
