@@ -80,7 +80,9 @@ void ActionRunner::StartNext(const std::string& entry) {
     ActionJob next = std::move(q->second);
     queued_.erase(q);
     Submit(std::move(next));
+    return;
   }
+  if (on_idle_) on_idle_(entry);
 }
 
 void ActionRunner::Drain(Run& run) {

@@ -32,9 +32,11 @@ struct ActionJob {
 
 class ActionRunner {
  public:
-  /// `on_run` is called once per finished command (exit_code -1: killed).
-  ActionRunner(EventLoop& loop, std::function<void(const ActionRun&)> on_run)
-      : loop_(loop), on_run_(std::move(on_run)) {}
+  /// `on_run` is called once per finished command (exit_code -1: killed);
+  /// `on_idle` when an entry's job has finished and nothing is queued.
+  ActionRunner(EventLoop& loop, std::function<void(const ActionRun&)> on_run,
+               std::function<void(const std::string& entry)> on_idle)
+      : loop_(loop), on_run_(std::move(on_run)), on_idle_(std::move(on_idle)) {}
 
   /// Starts `job` now, or, if the entry's actions are running, queues it as
   /// the one more run (replacing any job queued before it).
@@ -64,6 +66,7 @@ class ActionRunner {
 
   EventLoop& loop_;
   std::function<void(const ActionRun&)> on_run_;
+  std::function<void(const std::string&)> on_idle_;
   std::map<std::string, std::unique_ptr<Run>> running_;
   std::map<std::string, ActionJob> queued_;
   std::map<pid_t, std::string> by_pid_;

@@ -384,9 +384,14 @@ void ConfigParser::ParsePeer(const toml::table& t, PeerConfig* peer) {
     Fail(LineOf(t, "ssh"), label + " ssh must not be empty");
   } else if (t.contains("exec") && peer->exec.empty()) {
     Fail(LineOf(t, "exec"), label + " exec must not be empty");
-  } else if (!peer->ssh.empty() && peer->ssh[0] == '-') {
-    // It is passed to ssh as the destination; a leading '-' would be an option.
-    Fail(LineOf(t, "ssh"), label + " ssh destination '" + peer->ssh + "' must not start with '-'");
+  } else if (!peer->ssh.empty()) {
+    // Words before the last are ssh options (`-F /etc/syncr/ssh_config host`);
+    // the last is the destination and must not look like an option.
+    const size_t last = peer->ssh.find_last_of(" \t");
+    const std::string dest = last == std::string::npos ? peer->ssh : peer->ssh.substr(last + 1);
+    if (dest.empty() || dest[0] == '-') {
+      Fail(LineOf(t, "ssh"), label + " ssh '" + peer->ssh + "' must end with the destination");
+    }
   }
 }
 

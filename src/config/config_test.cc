@@ -244,7 +244,10 @@ TEST(ConfigParse, PeerRules) {
   EXPECT_EQ(ErrorOf(Doc({NODE_A, "[[peer]]", "name = \"b\"", "ssh = \"\""})),
             "syncr.toml:5: peer 'b' ssh must not be empty");
   EXPECT_EQ(ErrorOf(Doc({NODE_A, "[[peer]]", "name = \"b\"", "ssh = \"-oProxyCommand=x\""})),
-            "syncr.toml:5: peer 'b' ssh destination '-oProxyCommand=x' must not start with '-'");
+            "syncr.toml:5: peer 'b' ssh '-oProxyCommand=x' must end with the destination");
+  EXPECT_TRUE(ParseConfig(Doc({NODE_A, "[[peer]]", "name = \"b\"", "ssh = \"-F /x/ssh_config b\""}),
+                          "syncr.toml")
+                  .ok());
   EXPECT_EQ(ErrorOf(Doc({NODE_A, "[[peer]]", "name = \"a\"", "exec = \"x\""})),
             "syncr.toml:3: peer 'a' has this node's own name ([node] name, line 2)");
   EXPECT_EQ(ErrorOf(Doc({NODE_A, "[[peer]]", "name = \"b\"", "exec = \"x\"", "[[peer]]",

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -39,6 +40,10 @@ constexpr int64_t kModifySettleMs = 1000;  // writer still has the file open
 constexpr int64_t kRetryFailedMs = 1000;
 constexpr size_t kSummaryPage = 1000;
 constexpr uint64_t kFrameHeadroom = 1 << 20;
+constexpr size_t kMaxBatchUpdates = 4096;
+constexpr int64_t kActionBatchMs = 100;
+constexpr int64_t kActionBatchMaxMs = 1000;
+constexpr uint64_t kMaxBatchBytes = 64ull << 20;
 
 // One outgoing channel to a peer: we dial, we push our versions, it acks.
 struct PeerLink {
@@ -80,12 +85,17 @@ class DaemonImpl {
   Status Open();
   Status WatchEntries();
   void ScanAll(const char* why);
+  void ScanTree(const std::string& path, bool recursive);
+  void ScanTreeInto(const std::string& path, std::set<std::string>* seen);
+  void WatchTree(const std::string& path);
+  bool Excluded(const std::string& path) const;
+  void FlushActionBatch(const std::string& entry);
   Status Listen();
 
   // Local changes.
   void OnInotify();
   int64_t SettleDelay(const InotifyWatcher::Event& e);
-  void ScheduleScan(const std::string& path, int64_t delay_ms);
+  void ScheduleScan(const std::string& path, int64_t delay_ms, bool recursive);
   void ScanNow(const std::string& path);
   void OnLocalChange(const Change& change);
   void RunActions(const Change& change);
@@ -103,7 +113,7 @@ class DaemonImpl {
   void OnAccept();
   void OnSessionReadable(uint64_t id);
   void OnSessionFrame(Session& session, const wire::Frame& frame);
-  void OnUpdate(Session& session, const wire::Update& update);
+  void OnUpdates(Session& session, const std::vector<const wire::Update*>& updates);
   void CloseSession(uint64_t id, std::string why);
   void SendSummary(Session& session);
   wire::StatusReply BuildStatus();
@@ -120,8 +130,26 @@ class DaemonImpl {
   std::unique_ptr<ActionRunner> actions_;
   UniqueFd listen_fd_;
   UniqueFd signal_fd_;
-  std::map<std::string, std::set<std::string>> watched_names_;  // disk dir -> synced paths
-  std::map<std::string, EventLoop::TimerId> scan_timers_;
+  // What a watched directory (on disk) means: the synced paths named in it
+  // (file entries and the roots of directory entries), and, inside a
+  // directory entry, the synced directory it mirrors.
+  struct WatchTarget {
+    std::set<std::string> names;
+    std::string tree;
+  };
+  std::map<std::string, WatchTarget> watch_targets_;
+  struct PendingScan {
+    EventLoop::TimerId timer = 0;
+    bool recursive = false;
+  };
+  std::map<std::string, PendingScan> scan_timers_;
+  // Directory entries' actions, gathered over a burst of changes.
+  struct ActionBatch {
+    std::vector<Change> changes;
+    EventLoop::TimerId timer = 0;
+    int64_t first_ms = 0;
+  };
+  std::map<std::string, ActionBatch> action_batches_;
   std::map<std::string, std::unique_ptr<PeerLink>> links_;
   std::map<uint64_t, std::unique_ptr<Session>> sessions_;
   uint64_t next_session_ = 1;
@@ -153,6 +181,10 @@ Status DaemonImpl::Open() {
     Event(run.path, level,
           "action finished on " + run.path + ": `" + run.command + "` exit " +
               std::to_string(run.exit_code) + (out.empty() ? "" : ", output: " + out));
+  }, [this](const std::string& entry) {
+    // Changes that arrived while the actions ran: one more run for them.
+    auto it = action_batches_.find(entry);
+    if (it != action_batches_.end() && !it->second.changes.empty()) FlushActionBatch(entry);
   });
 
   sigset_t mask;
@@ -179,20 +211,106 @@ Status DaemonImpl::WatchEntries() {
         continue;
       }
     }
-    watched_names_[dir].insert(entry.path);
+    watch_targets_[dir].names.insert(entry.path);
   }
   return Status();
 }
 
 void DaemonImpl::ScanAll(const char* why) {
   spdlog::debug("scanning every synced path ({})", why);
+  StateStore::Batch batch(*store_);
   for (const SyncEntry& entry : config_.sync) {
-    if (node_->ForgetIfMissingAtStart(entry.path) && std::string(why) == "start") {
+    if (std::string(why) == "start" && node_->ForgetIfMissingAtStart(entry.path)) {
       Event(entry.path, spdlog::level::warn,
             entry.path + " is missing at start: not taken as a deletion; catch-up will restore it");
       continue;
     }
-    ScanNow(entry.path);
+    ScanTree(entry.path, true);
+  }
+}
+
+bool DaemonImpl::Excluded(const std::string& path) const {
+  const SyncEntry* entry = config_.FindEntry(path);
+  if (!entry) return true;
+  if (path == entry->path) return false;
+  const std::string name = BaseName(path);
+  if (IsSyncrTempName(name)) return true;
+  if (config_.backup.beside) {
+    // FILE.1 ... FILE.N are the legacy-layout backups, not synced files.
+    const size_t dot = name.find_last_of('.');
+    if (dot != std::string::npos && dot + 1 < name.size() &&
+        name.find_first_not_of("0123456789", dot + 1) == std::string::npos) {
+      return true;
+    }
+  }
+  return IsExcluded(entry->exclude, path.substr(entry->path.size() + 1));
+}
+
+void DaemonImpl::WatchTree(const std::string& path) {
+  const std::string disk = config_.DiskPath(path);
+  if (watcher_.IsWatched(disk) && !watch_targets_[disk].tree.empty()) return;
+  if (Status s = watcher_.WatchDirectory(disk); !s.ok()) {
+    if (std::find(problems_.begin(), problems_.end(), s.ToString()) == problems_.end()) {
+      problems_.push_back(s.ToString());
+    }
+    Event(path, spdlog::level::err, s.ToString());
+    return;
+  }
+  watch_targets_[disk].tree = path;
+}
+
+// Brings the store up to date with `path` and, for a directory, what is
+// below it: new directories are watched before they are listed, so a file
+// created in them meanwhile is seen by the listing or by its own event.
+// Creations go parents first, deletions children first, so that a peer
+// applying them in order never meets a missing parent or a non-empty
+// directory it is told to remove.
+void DaemonImpl::ScanTree(const std::string& path, bool recursive) {
+  Result<Snapshot> snap = PosixDisk().Observe(config_.DiskPath(path), 0);
+  const bool is_dir = snap.ok() && snap->info.type == FileType::kDirectory;
+  if (is_dir && !recursive) {
+    ScanNow(path);
+    return;
+  }
+  std::set<std::string> seen;
+  if (is_dir) ScanTreeInto(path, &seen);
+  std::vector<wire::Version> below = store_->FilesUnder(path);
+  for (auto it = below.rbegin(); it != below.rend(); ++it) {
+    if (seen.count(it->path()) || it->kind() == wire::KIND_DELETED ||
+        it->kind() == wire::KIND_NONE) {
+      continue;
+    }
+    ScanNow(it->path());  // gone from disk: a tombstone
+  }
+  if (!is_dir) ScanNow(path);
+}
+
+void DaemonImpl::ScanTreeInto(const std::string& path, std::set<std::string>* seen) {
+  seen->insert(path);
+  ScanNow(path);
+  WatchTree(path);
+  Result<std::vector<std::pair<std::string, FileType>>> names =
+      PosixDisk().List(config_.DiskPath(path));
+  if (!names.ok()) {
+    Event(path, spdlog::level::warn, "cannot list " + path + ": " + names.status().ToString());
+    return;
+  }
+  std::sort(names->begin(), names->end());
+  for (const auto& [name, type] : *names) {
+    const std::string child = path + "/" + name;
+    if (Excluded(child)) continue;
+    if (type == FileType::kOther) {
+      if (seen->insert(child).second) {
+        spdlog::info("skipping {}: devices, fifos and sockets are not synced", child);
+      }
+      continue;
+    }
+    if (type == FileType::kDirectory) {
+      ScanTreeInto(child, seen);
+    } else {
+      seen->insert(child);
+      ScanNow(child);
+    }
   }
 }
 
@@ -271,22 +389,51 @@ void DaemonImpl::OnInotify() {
       ScanAll("overflow");
       continue;
     }
-    auto dir = watched_names_.find(e.dir);
-    if (dir == watched_names_.end()) continue;
+    auto target = watch_targets_.find(e.dir);
+    if (target == watch_targets_.end()) continue;
     if (e.dir_gone) {
+      if (!target->second.tree.empty()) {
+        // Inside a synced tree: the event in the parent rescans it.
+        if (!watcher_.IsWatched(e.dir)) watch_targets_.erase(target);
+        continue;
+      }
       Event("", spdlog::level::warn, "watched directory " + e.dir + " went away: rescanning");
-      // Re-create the watch once the directory is back (it is made again on apply).
+      // Watch it again once it is back (made again here so it can be watched).
       if (!watcher_.IsWatched(e.dir) && PosixDisk().MakeDirs(e.dir).ok()) {
         watcher_.WatchDirectory(e.dir);
       }
-      for (const std::string& path : dir->second) ScheduleScan(path, config_.node.settle_ms);
+      for (const std::string& path : target->second.names) {
+        ScheduleScan(path, config_.node.settle_ms, true);
+      }
       continue;
     }
     if (e.name.empty() || IsSyncrTempName(e.name)) continue;
-    for (const std::string& path : dir->second) {
-      if (BaseName(path) != e.name) continue;
-      ScheduleScan(path, SettleDelay(e));
+    std::string path;
+    for (const std::string& name : target->second.names) {
+      if (BaseName(name) == e.name) path = name;
     }
+    if (path.empty() && !target->second.tree.empty()) {
+      path = target->second.tree + "/" + e.name;
+      if (Excluded(path)) continue;
+    }
+    if (path.empty()) continue;
+    const bool dir_moved = (e.mask & IN_ISDIR) && (e.mask & (IN_CREATE | IN_MOVED_TO |
+                                                             IN_MOVED_FROM | IN_DELETE));
+    if ((e.mask & IN_ISDIR) && (e.mask & (IN_MOVED_FROM | IN_DELETE))) {
+      // A moved directory's watch follows the inode to its new name: drop it.
+      const std::string disk = config_.DiskPath(path);
+      watcher_.UnwatchTree(disk);
+      for (auto it = watch_targets_.lower_bound(disk); it != watch_targets_.end();) {
+        if (it->first != disk && it->first.compare(0, disk.size() + 1, disk + "/") != 0) break;
+        if (!it->second.names.empty()) {
+          it->second.tree.clear();
+          ++it;
+        } else {
+          it = watch_targets_.erase(it);
+        }
+      }
+    }
+    ScheduleScan(path, SettleDelay(e), dir_moved);
   }
 }
 
@@ -306,12 +453,14 @@ int64_t DaemonImpl::SettleDelay(const InotifyWatcher::Event& e) {
   return config_.node.settle_ms;
 }
 
-void DaemonImpl::ScheduleScan(const std::string& path, int64_t delay_ms) {
-  auto it = scan_timers_.find(path);
-  if (it != scan_timers_.end()) loop_.Cancel(it->second);
-  scan_timers_[path] = loop_.After(delay_ms, [this, path] {
+void DaemonImpl::ScheduleScan(const std::string& path, int64_t delay_ms, bool recursive) {
+  PendingScan& pending = scan_timers_[path];
+  if (pending.timer) loop_.Cancel(pending.timer);
+  pending.recursive |= recursive;
+  pending.timer = loop_.After(delay_ms, [this, path] {
+    const bool recursive = scan_timers_[path].recursive;
     scan_timers_.erase(path);
-    ScanNow(path);
+    ScanTree(path, recursive);
   });
 }
 
@@ -333,23 +482,63 @@ void DaemonImpl::OnLocalChange(const Change& change) {
   RunActions(change);
 }
 
+// Changes are gathered per sync entry: a file entry's run starts on the next
+// turn of the loop, a directory entry's after a quiet kActionBatchMs (at most
+// kActionBatchMaxMs after the first change), so ten files changed together
+// make one `systemctl reload`. While an entry's actions run, changes wait
+// and make exactly one more run, for the newest versions.
 void DaemonImpl::RunActions(const Change& change) {
   const SyncEntry* entry = config_.FindEntry(change.version.path());
   if (!entry || entry->actions.empty()) return;
+  ActionBatch& batch = action_batches_[entry->path];
+  if (batch.changes.empty()) batch.first_ms = MonoMs();
+  batch.changes.push_back(change);
+  const bool tree = change.version.path() != entry->path ||
+                    change.version.kind() == wire::KIND_DIRECTORY;
+  int64_t delay = tree ? kActionBatchMs : 0;
+  delay = std::min(delay, std::max<int64_t>(0, batch.first_ms + kActionBatchMaxMs - MonoMs()));
+  if (batch.timer) loop_.Cancel(batch.timer);
+  const std::string key = entry->path;
+  batch.timer = loop_.After(delay, [this, key] {
+    action_batches_[key].timer = 0;
+    FlushActionBatch(key);
+  });
+}
+
+void DaemonImpl::FlushActionBatch(const std::string& entry_path) {
+  ActionBatch& batch = action_batches_[entry_path];
+  if (batch.changes.empty() || batch.timer || actions_->Running(entry_path)) return;
+  const SyncEntry* entry = config_.FindEntry(entry_path);
+  if (!entry) {
+    action_batches_.erase(entry_path);
+    return;
+  }
+  std::set<std::string> changed;
+  std::string event = batch.changes.front().event;
+  for (const Change& c : batch.changes) {
+    changed.insert(c.version.path());
+    if (c.event != event) event = "modified";
+  }
+  const Change& last = batch.changes.back();
   ActionJob job;
   job.entry = entry->path;
   job.commands = entry->actions;
   job.timeout_s = entry->timeout_s;
   job.stop_on_error = entry->stop_on_error;
-  job.env = {"SYNCR_PATH=" + entry->path, "SYNCR_FILE=" + config_.DiskPath(change.version.path()),
-             "SYNCR_ORIGIN=" + change.version.origin(), "SYNCR_EVENT=" + change.event,
+  job.env = {"SYNCR_PATH=" + entry->path, "SYNCR_FILE=" + config_.DiskPath(entry->path),
+             "SYNCR_ORIGIN=" + last.version.origin(), "SYNCR_EVENT=" + event,
              "SYNCR_NODE=" + config_.node.name};
-  if (entry->path != change.version.path()) {
-    job.env.push_back("SYNCR_CHANGED=" + change.version.path());
+  const bool tree = changed.size() > 1 || *changed.begin() != entry->path ||
+                    last.version.kind() == wire::KIND_DIRECTORY;
+  if (tree) {
+    std::string list;
+    for (const std::string& p : changed) list += p + "\n";
+    job.env.push_back("SYNCR_CHANGED=" + list);
   }
-  Event(change.version.path(), spdlog::level::info,
-        "actions for " + entry->path + (actions_->Running(entry->path) ? " queued" : " started") +
-            " (" + change.event + " from " + change.version.origin() + ")");
+  Event(entry->path, spdlog::level::info,
+        "actions for " + entry->path + " started (" + event + " from " + last.version.origin() +
+            (tree ? ", " + std::to_string(changed.size()) + " changed paths" : "") + ")");
+  action_batches_.erase(entry_path);
   actions_->Submit(std::move(job));
 }
 
@@ -467,15 +656,19 @@ void DaemonImpl::OnLinkFrame(PeerLink& link, const wire::Frame& frame) {
         for (const auto& [path, vv] : link.summary) store_->PutPeerHas(peer, path, vv);
       }
       link.summary_complete = true;
-      size_t lacking = 0;
+      // Creations parents first, deletions children first (see ScanTree).
+      std::vector<std::string> sends;
+      std::vector<std::string> deletions;
       for (const wire::Version& v : store_->AllFiles()) {
         if (v.kind() == wire::KIND_NONE) continue;
         auto it = link.summary.find(v.path());
         if (PeerLacks(v, it == link.summary.end() ? nullptr : &it->second)) {
-          Enqueue(link, v.path());
-          ++lacking;
+          (v.kind() == wire::KIND_DELETED ? deletions : sends).push_back(v.path());
         }
       }
+      sends.insert(sends.end(), deletions.rbegin(), deletions.rend());
+      const size_t lacking = sends.size();
+      for (const std::string& path : sends) Enqueue(link, path);
       link.summary.clear();
       Event("", spdlog::level::info,
             "catch-up with " + peer + ": " + std::to_string(lacking) + " paths to send");
@@ -567,7 +760,7 @@ void DaemonImpl::Pump(PeerLink& link) {
     Result<std::string> content = node_->ContentFor(*v);
     if (!content.ok()) {
       Event(path, spdlog::level::warn, "cannot send " + path + ": " + content.status().ToString());
-      ScheduleScan(path, config_.node.settle_ms);
+      ScheduleScan(path, config_.node.settle_ms, false);
       continue;
     }
     wire::Frame frame;
@@ -622,16 +815,36 @@ void DaemonImpl::OnSessionReadable(uint64_t id) {
   if (it == sessions_.end()) return;
   Session& session = *it->second;
   const bool open = session.channel->ReadAvailable();
-  wire::Frame frame;
+  // Updates that arrived together are applied together: one filesystem sync
+  // and one transaction for the lot (docs/architecture.md, "Batched apply").
+  std::deque<wire::Frame> updates;
+  uint64_t update_bytes = 0;
+  auto apply_updates = [&] {
+    std::vector<const wire::Update*> batch;
+    for (const wire::Frame& f : updates) batch.push_back(&f.update());
+    if (!batch.empty()) OnUpdates(session, batch);
+    updates.clear();
+    update_bytes = 0;
+  };
   while (sessions_.count(id) && !session.closing) {
+    wire::Frame frame;
     FrameDecoder::Next next = session.channel->Pop(&frame);
     if (next == FrameDecoder::Next::kNeedMore) break;
     if (next == FrameDecoder::Next::kError) {
+      apply_updates();
       CloseSession(id, "bad data: " + session.channel->error());
       return;
     }
+    if (!session.peer.empty() && frame.has_update()) {
+      update_bytes += frame.update().content().size();
+      updates.push_back(std::move(frame));
+      if (updates.size() >= kMaxBatchUpdates || update_bytes >= kMaxBatchBytes) apply_updates();
+      continue;
+    }
+    apply_updates();
     OnSessionFrame(session, frame);
   }
+  if (sessions_.count(id)) apply_updates();
   if (!sessions_.count(id)) return;
   if (!open) {
     CloseSession(id, session.peer.empty() ? "" : session.channel->error());
@@ -708,7 +921,7 @@ void DaemonImpl::OnSessionFrame(Session& session, const wire::Frame& frame) {
   }
   if (session.control) return;
   if (frame.body_case() == wire::Frame::kUpdate) {
-    OnUpdate(session, frame.update());
+    OnUpdates(session, {&frame.update()});
     return;
   }
   refuse("unexpected message " + std::to_string(frame.body_case()) + " from " + session.peer);
@@ -732,50 +945,50 @@ void DaemonImpl::SendSummary(Session& session) {
   session.channel->Send(page);
 }
 
-void DaemonImpl::OnUpdate(Session& session, const wire::Update& update) {
-  const wire::Version& remote = update.version();
-  wire::Frame reply;
-  wire::Ack* ack = reply.mutable_ack();
-  ack->set_path(remote.path());
-  Status allowed = CheckSyncedPath(config_, remote.path());
-  if (!allowed.ok()) {
-    Event("", spdlog::level::warn, "from " + session.peer + ": " + allowed.ToString());
-    ack->set_ok(false);
-    ack->set_error(allowed.ToString());
+void DaemonImpl::OnUpdates(Session& session, const std::vector<const wire::Update*>& updates) {
+  auto ack = [&](const std::string& path, const Status& error, const wire::VersionVector* vv) {
+    wire::Frame reply;
+    reply.mutable_ack()->set_path(path);
+    reply.mutable_ack()->set_ok(error.ok());
+    if (!error.ok()) reply.mutable_ack()->set_error(error.ToString());
+    if (vv) *reply.mutable_ack()->mutable_vv() = *vv;
     session.channel->Send(reply);
-    return;
+  };
+  std::vector<const wire::Update*> allowed;
+  for (const wire::Update* update : updates) {
+    Status s = CheckSyncedPath(config_, update->version().path());
+    if (!s.ok()) {
+      Event("", spdlog::level::warn, "from " + session.peer + ": " + s.ToString());
+      ack(update->version().path(), s, nullptr);
+      continue;
+    }
+    allowed.push_back(update);
   }
-  Result<ApplyOutcome> outcome = node_->ApplyRemote(update);
-  if (!outcome.ok()) {
-    Event(remote.path(), spdlog::level::err,
-          "cannot apply " + remote.path() + " from " + session.peer + ": " +
-              outcome.status().ToString());
-    ack->set_ok(false);
-    ack->set_error(outcome.status().ToString());
-    session.channel->Send(reply);
-    return;
-  }
-  ack->set_ok(true);
-  *ack->mutable_vv() = outcome->now_have;
-  session.channel->Send(reply);
+  std::vector<Result<ApplyOutcome>> outcomes = node_->ApplyBatch(allowed);
+  for (size_t i = 0; i < allowed.size(); ++i) {
+    const wire::Version& remote = allowed[i]->version();
+    Result<ApplyOutcome>& outcome = outcomes[i];
+    if (!outcome.ok()) {
+      Event(remote.path(), spdlog::level::err,
+            "cannot apply " + remote.path() + " from " + session.peer + ": " +
+                outcome.status().ToString());
+      ack(remote.path(), outcome.status(), nullptr);
+      continue;
+    }
+    ack(remote.path(), Status(), &outcome->now_have);
+    // The sender holds what it sent: never push it back (no echo).
+    std::optional<wire::VersionVector> had = store_->GetPeerHas(session.peer, remote.path());
+    store_->PutPeerHas(session.peer, remote.path(), had ? Merge(*had, remote.vv()) : remote.vv());
 
-  // The sender holds what it sent: never push it back (no echo).
-  std::optional<wire::VersionVector> had = store_->GetPeerHas(session.peer, remote.path());
-  store_->PutPeerHas(session.peer, remote.path(),
-                     had ? Merge(*had, remote.vv()) : remote.vv());
-
-  if (outcome->local_first) OnLocalChange(*outcome->local_first);
-  if (!outcome->note.empty()) Event(remote.path(), spdlog::level::warn, outcome->note);
-  if (outcome->applied) {
-    const wire::Version& v = outcome->applied->version;
-    Event(v.path(), spdlog::level::info,
-          "applied " + outcome->applied->event + " " + v.path() + " from " + session.peer +
-              " version " + ToString(v.vv()) + " hash " + ShortHash(v.hash()));
-    RunActions(*outcome->applied);
-  }
-  if (outcome->decision == RemoteDecision::kConflictKeepLocal ||
-      outcome->decision == RemoteDecision::kMerge) {
-    // Our vector grew; peers learn of it at their next catch-up.
+    if (outcome->local_first) OnLocalChange(*outcome->local_first);
+    if (!outcome->note.empty()) Event(remote.path(), spdlog::level::warn, outcome->note);
+    if (outcome->applied) {
+      const wire::Version& v = outcome->applied->version;
+      Event(v.path(), spdlog::level::info,
+            "applied " + outcome->applied->event + " " + v.path() + " from " + session.peer +
+                " version " + ToString(v.vv()) + " hash " + ShortHash(v.hash()));
+      RunActions(*outcome->applied);
+    }
   }
 }
 

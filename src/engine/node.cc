@@ -2,6 +2,10 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+
+#include <set>
+
 #include "common/util.h"
 #include "os/accounts.h"
 
@@ -93,12 +97,32 @@ Result<std::optional<Change>> Node::ScanLocal(const std::string& path) {
   return std::optional<Change>(Change{v, EventName(before, v)});
 }
 
-Status Node::WriteToDisk(const wire::Update& update, wire::Version* stored) {
+WriteMeta Node::MetaFor(const wire::Version& remote) const {
+  WriteMeta meta;
+  meta.mode = remote.meta().mode() & 07777;
+  meta.mtime_ns = remote.meta().mtime_ns();
+  if (is_root_) {
+    meta.uid = LookupUser(remote.meta().user()).value_or(remote.meta().uid());
+    meta.gid = LookupGroup(remote.meta().group()).value_or(remote.meta().gid());
+  }
+  return meta;
+}
+
+Status Node::WriteToDisk(const wire::Update& update, const wire::Version* local,
+                         wire::Version* stored) {
   const wire::Version& remote = update.version();
   const std::string disk_path = config_.DiskPath(remote.path());
   *stored = remote;
+  const WriteMeta meta = MetaFor(remote);
+  // What we store must describe our disk: the owner numbers we wrote.
+  stored->mutable_meta()->set_uid(meta.uid.value_or(geteuid()));
+  stored->mutable_meta()->set_gid(meta.gid.value_or(getegid()));
   switch (remote.kind()) {
     case wire::KIND_FILE: {
+      if (local && local->kind() == wire::KIND_FILE && local->hash() == remote.hash()) {
+        // Same content: a metadata-only change, no rewrite.
+        return disk_.SetMeta(disk_path, meta);
+      }
       if (update.content().size() > config_.limits.max_file_bytes) {
         return Status::Error(remote.path() + ": " + std::to_string(update.content().size()) +
                              " bytes is more than max_file_bytes");
@@ -106,27 +130,46 @@ Status Node::WriteToDisk(const wire::Update& update, wire::Version* stored) {
       if (Sha256(update.content()) != remote.hash()) {
         return Status::Error(remote.path() + ": content does not match its hash");
       }
-      WriteMeta meta;
-      meta.mode = remote.meta().mode() & 07777;
-      meta.mtime_ns = remote.meta().mtime_ns();
-      if (is_root_) {
-        meta.uid = LookupUser(remote.meta().user()).value_or(remote.meta().uid());
-        meta.gid = LookupGroup(remote.meta().group()).value_or(remote.meta().gid());
-      }
-      if (Status s = disk_.ReplaceFile(disk_path, update.content(), meta); !s.ok()) return s;
-      stored->mutable_meta()->set_uid(meta.uid.value_or(geteuid()));
-      stored->mutable_meta()->set_gid(meta.gid.value_or(getegid()));
-      return Status();
+      return disk_.ReplaceFile(disk_path, update.content(), meta);
     }
-    case wire::KIND_DELETED:
+    case wire::KIND_DIRECTORY:
+      return disk_.EnsureDirectory(disk_path, meta);
+    case wire::KIND_SYMLINK:
+      if (Sha256(remote.link_target()) != remote.hash()) {
+        return Status::Error(remote.path() + ": link target does not match its hash");
+      }
+      return disk_.ReplaceSymlink(disk_path, remote.link_target(), meta);
+    case wire::KIND_DELETED: {
+      Result<Snapshot> there = disk_.Observe(disk_path, 0);
+      if (there.ok() && there->info.type == FileType::kDirectory) {
+        Status s = disk_.RemoveDirectory(disk_path);
+        // Excluded or unsynced files keep a deleted directory alive here.
+        if (!s.ok() && s.err() == ENOTEMPTY) return Status();
+        return s;
+      }
       return disk_.Remove(disk_path);
+    }
     default:
-      return Status::Error(remote.path() + ": kind " + wire::Kind_Name(remote.kind()) +
-                           " is not supported by this node yet");
+      return Status::Error(remote.path() + ": unknown kind " + std::to_string(remote.kind()));
   }
 }
 
 Result<ApplyOutcome> Node::ApplyRemote(const wire::Update& update) {
+  std::vector<Result<ApplyOutcome>> out = ApplyBatch({&update});
+  return std::move(out.front());
+}
+
+// A version that passed the decision and is being written.
+struct Node::PendingApply {
+  size_t index = 0;
+  const wire::Update* update = nullptr;
+  std::optional<wire::Version> local;
+  wire::Version applied;
+  bool conflict = false;
+  std::string temp;  // staged file content, committed after the shared sync
+};
+
+Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<PendingApply>* write) {
   const wire::Version& remote = update.version();
   const std::string& path = remote.path();
   ApplyOutcome out;
@@ -141,7 +184,6 @@ Result<ApplyOutcome> Node::ApplyRemote(const wire::Update& update) {
   const wire::Version* local = stored ? &*stored : nullptr;
   out.decision = DecideRemote(local, remote);
 
-  StateStore::Batch batch(store_);
   switch (out.decision) {
     case RemoteDecision::kIgnore:
       out.now_have = stored->vv();
@@ -180,28 +222,121 @@ Result<ApplyOutcome> Node::ApplyRemote(const wire::Update& update) {
       break;
   }
 
-  const bool conflict = out.decision == RemoteDecision::kConflictTakeRemote;
-  if (conflict) {
-    std::vector<Generation> gens = store_.Generations(path);
-    if (!gens.empty()) store_.MarkGenerationConflict(gens.front().id, true);
+  PendingApply p;
+  p.update = &update;
+  p.local = stored;
+  p.conflict = out.decision == RemoteDecision::kConflictTakeRemote;
+  if (p.conflict) {
     out.note = "conflict on " + path + ": took the change from " + remote.origin() +
                ", the concurrent change from " + stored->origin() + " lost (kept as a backup)";
   }
-  wire::Version applied;
-  if (Status s = WriteToDisk(update, &applied); !s.ok()) return s;
-  if (conflict) {
-    *applied.mutable_vv() = Merge(stored->vv(), remote.vv());
-    applied.set_conflict(true);
+  const bool rewrite = remote.kind() == wire::KIND_FILE &&
+                       !(local && local->kind() == wire::KIND_FILE && local->hash() == remote.hash());
+  if (rewrite) {
+    if (update.content().size() > config_.limits.max_file_bytes) {
+      return Status::Error(path + ": " + std::to_string(update.content().size()) +
+                           " bytes is more than max_file_bytes");
+    }
+    if (Sha256(update.content()) != remote.hash()) {
+      return Status::Error(path + ": content does not match its hash");
+    }
+    const WriteMeta meta = MetaFor(remote);
+    Result<std::string> temp = disk_.StageFile(config_.DiskPath(path), update.content(), meta);
+    if (!temp.ok()) return temp.status();
+    p.temp = *temp;
+    p.applied = remote;
+    p.applied.mutable_meta()->set_uid(meta.uid.value_or(geteuid()));
+    p.applied.mutable_meta()->set_gid(meta.gid.value_or(getegid()));
+  } else {
+    if (Status s = WriteToDisk(update, local, &p.applied); !s.ok()) return s;
   }
-  if (Status s = store_.PutFile(applied); !s.ok()) return s;
-  if (applied.kind() == wire::KIND_FILE) {
-    if (Status s = backups_.Record(applied, update.content(), false); !s.ok()) return s;
-  }
-  out.now_have = applied.vv();
-  if (!(local && SameState(*local, applied)) && (Exists(local) || Exists(&applied))) {
-    out.applied = Change{applied, EventName(local, applied)};
-  }
+  *write = std::move(p);
   return out;
+}
+
+std::vector<Result<ApplyOutcome>> Node::ApplyBatch(const std::vector<const wire::Update*>& updates) {
+  std::vector<Result<ApplyOutcome>> results;
+  results.reserve(updates.size());
+  std::vector<PendingApply> pending;
+  std::set<std::string> in_batch;
+
+  StateStore::Batch transaction(store_);
+  for (size_t i = 0; i < updates.size(); ++i) {
+    // A path twice in one batch: finish the first before deciding the second.
+    if (!in_batch.insert(updates[i]->version().path()).second) {
+      FinishBatch(&pending, &results);
+      in_batch = {updates[i]->version().path()};
+    }
+    std::optional<PendingApply> write;
+    results.push_back(Decide(*updates[i], &write));
+    if (write) {
+      write->index = i;
+      pending.push_back(std::move(*write));
+    }
+  }
+  FinishBatch(&pending, &results);
+  return results;
+}
+
+// Makes the staged files of a batch durable with one filesystem sync, renames
+// them into place, syncs each directory once, then records every applied
+// version. Nothing is recorded (or acknowledged) that is not on disk.
+void Node::FinishBatch(std::vector<PendingApply>* pending,
+                       std::vector<Result<ApplyOutcome>>* results) {
+  std::vector<std::string> staged;
+  for (const PendingApply& p : *pending) {
+    if (!p.temp.empty()) staged.push_back(p.temp);
+  }
+  const Status synced = staged.empty() ? Status() : disk_.SyncFilesystems(staged);
+  std::set<std::string> dirs;
+  for (PendingApply& p : *pending) {
+    Result<ApplyOutcome>& result = (*results)[p.index];
+    if (p.temp.empty()) continue;
+    const std::string disk_path = config_.DiskPath(p.applied.path());
+    Status s = synced;
+    if (s.ok()) s = disk_.CommitStaged(p.temp, disk_path);
+    if (!s.ok()) {
+      disk_.DiscardStaged(p.temp);
+      result = s;
+      continue;
+    }
+    dirs.insert(DirName(disk_path));
+  }
+  for (const std::string& dir : dirs) {
+    if (Status s = disk_.SyncDirectory(dir); !s.ok()) {
+      for (PendingApply& p : *pending) {
+        if (DirName(config_.DiskPath(p.applied.path())) == dir && (*results)[p.index].ok()) {
+          (*results)[p.index] = s;
+        }
+      }
+    }
+  }
+  for (PendingApply& p : *pending) {
+    Result<ApplyOutcome>& result = (*results)[p.index];
+    if (!result.ok()) continue;
+    if (Status s = Record(p, &*result); !s.ok()) result = s;
+  }
+  pending->clear();
+}
+
+Status Node::Record(PendingApply& p, ApplyOutcome* out) {
+  const wire::Version& remote = p.update->version();
+  const wire::Version* local = p.local ? &*p.local : nullptr;
+  if (p.conflict) {
+    std::vector<Generation> gens = store_.Generations(remote.path());
+    if (!gens.empty()) store_.MarkGenerationConflict(gens.front().id, true);
+    *p.applied.mutable_vv() = Merge(local->vv(), remote.vv());
+    p.applied.set_conflict(true);
+  }
+  if (Status s = store_.PutFile(p.applied); !s.ok()) return s;
+  if (p.applied.kind() == wire::KIND_FILE) {
+    if (Status s = backups_.Record(p.applied, p.update->content(), false); !s.ok()) return s;
+  }
+  out->now_have = p.applied.vv();
+  if (!(local && SameState(*local, p.applied)) && (Exists(local) || Exists(&p.applied))) {
+    out->applied = Change{p.applied, EventName(local, p.applied)};
+  }
+  return Status();
 }
 
 Result<std::string> Node::ContentFor(const wire::Version& version) {

@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "engine/decide.h"
@@ -44,6 +45,10 @@ class Node {
   /// Applies a version a peer sent. The path must already be validated.
   Result<ApplyOutcome> ApplyRemote(const wire::Update& update);
 
+  /// Applies several versions as one batch: the new file contents share one
+  /// filesystem sync and one database transaction. Results are in order.
+  std::vector<Result<ApplyOutcome>> ApplyBatch(const std::vector<const wire::Update*>& updates);
+
   /// The content to send for `version`: from disk if it still matches,
   /// otherwise generation 1 of the backups (which always holds it).
   Result<std::string> ContentFor(const wire::Version& version);
@@ -55,7 +60,12 @@ class Node {
 
  private:
   Result<Observed> ObserveDisk(const std::string& path, std::string* content);
-  Status WriteToDisk(const wire::Update& update, wire::Version* stored);
+  struct PendingApply;
+  Result<ApplyOutcome> Decide(const wire::Update& update, std::optional<PendingApply>* write);
+  void FinishBatch(std::vector<PendingApply>* pending, std::vector<Result<ApplyOutcome>>* results);
+  Status Record(PendingApply& p, ApplyOutcome* out);
+  WriteMeta MetaFor(const wire::Version& remote) const;
+  Status WriteToDisk(const wire::Update& update, const wire::Version* local, wire::Version* stored);
 
   const Config& config_;
   Disk& disk_;

@@ -13,6 +13,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/status.h"
 
@@ -57,6 +59,23 @@ class Disk {
   virtual Status ReplaceFile(const std::string& path, std::string_view content,
                              const WriteMeta& meta) = 0;
 
+  /// The same as ReplaceFile in steps, so that a batch of files shares one
+  /// sync: StageFile writes a temp file beside `path` (content and metadata,
+  /// not synced) and returns its name; after SyncFilesystems (one syncfs per
+  /// filesystem that holds one of the staged files), CommitStaged
+  /// renames it over `path`; SyncDirectory then makes the renames durable.
+  /// DiscardStaged removes a temp file that will not be committed.
+  virtual Result<std::string> StageFile(const std::string& path, std::string_view content,
+                                        const WriteMeta& meta) = 0;
+  virtual Status SyncFilesystems(const std::vector<std::string>& paths) = 0;
+  virtual Status CommitStaged(const std::string& temp, const std::string& path) = 0;
+  virtual Status SyncDirectory(const std::string& dir) = 0;
+  virtual void DiscardStaged(const std::string& temp) = 0;
+
+  /// Writes a file that can be re-derived (backup objects): atomic, not synced.
+  virtual Status WriteUnsynced(const std::string& path, std::string_view content,
+                               const WriteMeta& meta) = 0;
+
   /// Changes mode/owner/mtime of an existing file without rewriting it.
   virtual Status SetMeta(const std::string& path, const WriteMeta& meta) = 0;
 
@@ -65,6 +84,22 @@ class Disk {
 
   /// mkdir -p.
   virtual Status MakeDirs(const std::string& path) = 0;
+
+  /// Makes `path` a directory with `meta` (creating it, or fixing the mode,
+  /// owner and mtime of the one there). A file or symlink in the way is
+  /// removed first.
+  virtual Status EnsureDirectory(const std::string& path, const WriteMeta& meta) = 0;
+
+  /// Atomically makes `path` a symlink to `target` (the link itself gets the
+  /// owner and mtime; links have no mode).
+  virtual Status ReplaceSymlink(const std::string& path, const std::string& target,
+                                const WriteMeta& meta) = 0;
+
+  /// Removes an empty directory; a missing one is ok. ENOTEMPTY is an error.
+  virtual Status RemoveDirectory(const std::string& path) = 0;
+
+  /// The names in a directory (not "." or ".."), with their types from lstat.
+  virtual Result<std::vector<std::pair<std::string, FileType>>> List(const std::string& dir) = 0;
 };
 
 /// The real filesystem.

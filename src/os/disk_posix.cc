@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -6,6 +7,7 @@
 #include <cstdio>
 #include <climits>
 #include <random>
+#include <set>
 
 #include "common/fd.h"
 #include "common/util.h"
@@ -150,6 +152,61 @@ class PosixDiskImpl final : public Disk {
   // On any failure the temp file is removed and the old file is untouched.
   Status ReplaceFile(const std::string& path, std::string_view content,
                      const WriteMeta& meta) override {
+    return WriteViaTemp(path, content, meta, /*durable=*/true);
+  }
+
+  Status WriteUnsynced(const std::string& path, std::string_view content,
+                       const WriteMeta& meta) override {
+    return WriteViaTemp(path, content, meta, /*durable=*/false);
+  }
+
+  // Steps 1 and 2 of the recipe; the caller syncs many files at once.
+  Result<std::string> StageFile(const std::string& path, std::string_view content,
+                                const WriteMeta& meta) override {
+    if (Status s = MakeDirs(DirName(path)); !s.ok()) return s;
+    const std::string temp = TempNameFor(path);
+    Fd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (fd.get() < 0) return Status::Sys("create", temp, errno);
+    Status s = WriteAll(fd.get(), content, temp);
+    if (s.ok()) s = ApplyMeta(fd.get(), meta, temp);
+    if (s.ok() && close(fd.Release()) != 0) s = Status::Sys("close", temp, errno);
+    if (!s.ok()) {
+      unlink(temp.c_str());
+      return s;
+    }
+    return temp;
+  }
+
+  Status SyncFilesystems(const std::vector<std::string>& paths) override {
+    std::set<dev_t> done;
+    for (const std::string& path : paths) {
+      Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW));
+      if (fd.get() < 0) return Status::Sys("open", path, errno);
+      struct stat st {};
+      if (fstat(fd.get(), &st) != 0) return Status::Sys("fstat", path, errno);
+      if (!done.insert(st.st_dev).second) continue;
+      if (syncfs(fd.get()) != 0) return Status::Sys("syncfs", path, errno);
+    }
+    return Status();
+  }
+
+  Status CommitStaged(const std::string& temp, const std::string& path) override {
+    struct stat st {};
+    if (lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && rmdir(path.c_str()) != 0) {
+      return Status::Sys("rmdir", path, errno);  // a directory in the way must be empty
+    }
+    if (rename(temp.c_str(), path.c_str()) != 0) {
+      return Status::Sys("rename " + temp + " ->", path, errno);
+    }
+    return Status();
+  }
+
+  Status SyncDirectory(const std::string& dir) override { return SyncDir(dir); }
+
+  void DiscardStaged(const std::string& temp) override { unlink(temp.c_str()); }
+
+  Status WriteViaTemp(const std::string& path, std::string_view content, const WriteMeta& meta,
+                      bool durable) {
     const std::string dir = DirName(path);
     if (Status s = MakeDirs(dir); !s.ok()) return s;
     const std::string temp = TempNameFor(path);
@@ -157,19 +214,14 @@ class PosixDiskImpl final : public Disk {
     if (fd.get() < 0) return Status::Sys("create", temp, errno);
     Status s = WriteAll(fd.get(), content, temp);
     if (s.ok()) s = ApplyMeta(fd.get(), meta, temp);
-    if (s.ok() && fsync(fd.get()) != 0) s = Status::Sys("fsync", temp, errno);
-    if (s.ok()) {
-      int rc = close(fd.Release());
-      if (rc != 0) s = Status::Sys("close", temp, errno);
-    }
-    if (s.ok() && rename(temp.c_str(), path.c_str()) != 0) {
-      s = Status::Sys("rename " + temp + " ->", path, errno);
-    }
+    if (s.ok() && durable && fsync(fd.get()) != 0) s = Status::Sys("fsync", temp, errno);
+    if (s.ok() && close(fd.Release()) != 0) s = Status::Sys("close", temp, errno);
+    if (s.ok()) s = CommitStaged(temp, path);
     if (!s.ok()) {
       unlink(temp.c_str());
       return s;
     }
-    return SyncDir(dir);
+    return durable ? SyncDir(dir) : Status();
   }
 
   Status SetMeta(const std::string& path, const WriteMeta& meta) override {
@@ -186,6 +238,70 @@ class PosixDiskImpl final : public Disk {
       return Status::Sys("unlink", path, errno);
     }
     return SyncDir(DirName(path));
+  }
+
+  Status EnsureDirectory(const std::string& path, const WriteMeta& meta) override {
+    struct stat st {};
+    if (lstat(path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+      if (unlink(path.c_str()) != 0) return Status::Sys("unlink", path, errno);
+    }
+    if (Status s = MakeDirs(path); !s.ok()) return s;
+    Fd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (fd.get() < 0) return Status::Sys("open", path, errno);
+    return ApplyMeta(fd.get(), meta, path);
+  }
+
+  Status ReplaceSymlink(const std::string& path, const std::string& target,
+                        const WriteMeta& meta) override {
+    const std::string dir = DirName(path);
+    if (Status s = MakeDirs(dir); !s.ok()) return s;
+    const std::string temp = TempNameFor(path);
+    if (symlink(target.c_str(), temp.c_str()) != 0) return Status::Sys("symlink", temp, errno);
+    Status s;
+    if ((meta.uid || meta.gid) &&
+        lchown(temp.c_str(), meta.uid.value_or(-1), meta.gid.value_or(-1)) != 0) {
+      s = Status::Sys("lchown", temp, errno);
+    }
+    timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(meta.mtime_ns)};
+    if (s.ok() && utimensat(AT_FDCWD, temp.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+      s = Status::Sys("utimensat", temp, errno);
+    }
+    struct stat st {};
+    if (s.ok() && lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+        rmdir(path.c_str()) != 0) {
+      s = Status::Sys("rmdir", path, errno);
+    }
+    if (s.ok() && rename(temp.c_str(), path.c_str()) != 0) {
+      s = Status::Sys("rename " + temp + " ->", path, errno);
+    }
+    if (!s.ok()) {
+      unlink(temp.c_str());
+      return s;
+    }
+    return SyncDir(dir);
+  }
+
+  Status RemoveDirectory(const std::string& path) override {
+    if (rmdir(path.c_str()) != 0) {
+      if (errno == ENOENT) return Status();
+      return Status::Sys("rmdir", path, errno);
+    }
+    return SyncDir(DirName(path));
+  }
+
+  Result<std::vector<std::pair<std::string, FileType>>> List(const std::string& dir) override {
+    DIR* d = opendir(dir.c_str());
+    if (!d) return Status::Sys("opendir", dir, errno);
+    std::vector<std::pair<std::string, FileType>> out;
+    while (dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      struct stat st {};
+      if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone
+      out.emplace_back(name, InfoFromStat(st).type);
+    }
+    closedir(d);
+    return out;
   }
 
   Status MakeDirs(const std::string& path) override {

@@ -137,6 +137,18 @@ std::vector<wire::Version> StateStore::AllFiles() {
   return out;
 }
 
+std::vector<wire::Version> StateStore::FilesUnder(const std::string& dir) {
+  std::vector<wire::Version> out;
+  // '/' + 1 == '0': the range holds exactly the paths that start with dir + '/'.
+  Stmt st(db_, "SELECT version FROM files WHERE path >= ? AND path < ? ORDER BY path");
+  st.BindText(1, dir + "/").BindText(2, dir + "0");
+  while (st.Step() == SQLITE_ROW) {
+    wire::Version v;
+    if (v.ParseFromString(st.Blob(0))) out.push_back(std::move(v));
+  }
+  return out;
+}
+
 Status StateStore::PutFile(const wire::Version& version) {
   Stmt st(db_, "INSERT OR REPLACE INTO files (path, version) VALUES (?, ?)");
   st.BindText(1, version.path()).Bind(2, version.SerializeAsString());

@@ -56,6 +56,8 @@ class StateStore {
 
   std::optional<wire::Version> GetFile(const std::string& path);
   std::vector<wire::Version> AllFiles();
+  /// Every stored path strictly below `dir`, in path order.
+  std::vector<wire::Version> FilesUnder(const std::string& dir);
   Status PutFile(const wire::Version& version);
 
   std::optional<wire::VersionVector> GetPeerHas(const std::string& peer, const std::string& path);

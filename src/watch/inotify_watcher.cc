@@ -38,6 +38,19 @@ Status InotifyWatcher::WatchDirectory(const std::string& dir) {
   return Status();
 }
 
+void InotifyWatcher::UnwatchTree(const std::string& dir) {
+  const std::string prefix = dir + "/";
+  for (auto it = by_dir_.begin(); it != by_dir_.end();) {
+    if (it->first == dir || it->first.compare(0, prefix.size(), prefix) == 0) {
+      inotify_rm_watch(fd_.get(), it->second);
+      by_wd_.erase(it->second);
+      it = by_dir_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 std::vector<InotifyWatcher::Event> InotifyWatcher::ReadEvents() {
   std::vector<Event> out;
   alignas(inotify_event) char buf[64 * 1024];

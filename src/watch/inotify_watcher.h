@@ -33,6 +33,10 @@ class InotifyWatcher {
   /// (fs.inotify.max_user_watches): the message says so, with the remedy.
   Status WatchDirectory(const std::string& dir);
   bool IsWatched(const std::string& dir) const { return by_dir_.count(dir) > 0; }
+  /// Stops watching `dir` and every watched directory below it (after a
+  /// move, the kernel's watch would follow the inode to its new name).
+  void UnwatchTree(const std::string& dir);
+  size_t watch_count() const { return by_wd_.size(); }
 
   /// Reads every pending event without blocking.
   std::vector<Event> ReadEvents();

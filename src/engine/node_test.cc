@@ -1,0 +1,558 @@
+#include "engine/node.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/util.h"
+#include "engine/version_vector.h"
+
+namespace syncr {
+namespace {
+
+constexpr char kPath[] = "/etc/app.conf";
+constexpr int64_t kRemoteMtime = 1'600'000'000'123'456'789;
+
+/// PosixDisk, except that every write to one chosen path fails like a full disk.
+class FaultyDisk : public Disk {
+ public:
+  Result<Snapshot> Observe(const std::string& path, uint64_t max_bytes) override {
+    return Real().Observe(path, max_bytes);
+  }
+  Status ReplaceFile(const std::string& path, std::string_view content,
+                     const WriteMeta& meta) override {
+    if (path == fail_replace_of) return Fail(path);
+    return Real().ReplaceFile(path, content, meta);
+  }
+  Result<std::string> StageFile(const std::string& path, std::string_view content,
+                                const WriteMeta& meta) override {
+    if (path == fail_replace_of) return Fail(path);
+    return Real().StageFile(path, content, meta);
+  }
+  Status SyncFilesystems(const std::vector<std::string>& paths) override {
+    return Real().SyncFilesystems(paths);
+  }
+  Status CommitStaged(const std::string& temp, const std::string& path) override {
+    if (path == fail_replace_of) return Fail(path);
+    return Real().CommitStaged(temp, path);
+  }
+  Status SyncDirectory(const std::string& dir) override { return Real().SyncDirectory(dir); }
+  void DiscardStaged(const std::string& temp) override { Real().DiscardStaged(temp); }
+  Status WriteUnsynced(const std::string& path, std::string_view content,
+                       const WriteMeta& meta) override {
+    if (path == fail_replace_of) return Fail(path);
+    return Real().WriteUnsynced(path, content, meta);
+  }
+  Status SetMeta(const std::string& path, const WriteMeta& meta) override {
+    if (path == fail_replace_of) return Fail(path);
+    return Real().SetMeta(path, meta);
+  }
+  Status Remove(const std::string& path) override { return Real().Remove(path); }
+  Status MakeDirs(const std::string& path) override { return Real().MakeDirs(path); }
+  Status EnsureDirectory(const std::string& path, const WriteMeta& meta) override {
+    return Real().EnsureDirectory(path, meta);
+  }
+  Status ReplaceSymlink(const std::string& path, const std::string& target,
+                        const WriteMeta& meta) override {
+    return Real().ReplaceSymlink(path, target, meta);
+  }
+  Status RemoveDirectory(const std::string& path) override { return Real().RemoveDirectory(path); }
+  Result<std::vector<std::pair<std::string, FileType>>> List(const std::string& dir) override {
+    return Real().List(dir);
+  }
+
+  /// Disk path whose writes fail with ENOSPC; empty: none.
+  std::string fail_replace_of;
+
+ private:
+  static Disk& Real() { return PosixDisk(); }
+  static Status Fail(const std::string& path) { return Status::Sys("write", path, ENOSPC); }
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+}
+
+struct stat StatOf(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(lstat(path.c_str(), &st), 0) << path;
+  return st;
+}
+
+/// One node over its own temp root and state dir.
+struct TestNode {
+  TestNode(const std::string& dir, const std::string& name) {
+    config.node.name = name;
+    config.node.root = dir + "/root-" + name;
+    config.node.state_dir = dir + "/state-" + name;
+    config.backup.generations = 3;
+    std::filesystem::create_directories(config.node.root + "/etc");
+    Result<std::unique_ptr<StateStore>> opened = StateStore::Open(config.node.state_dir, false);
+    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+    if (opened.ok()) store = std::move(opened.value());
+    backups = std::make_unique<BackupStore>(config, disk, *store);
+    node = std::make_unique<Node>(config, disk, *store, *backups);
+  }
+
+  std::string DiskPath() const { return config.DiskPath(kPath); }
+
+  /// Writes `content` to the file and scans it; the resulting local version.
+  wire::Version Edit(const std::string& content) {
+    WriteFile(DiskPath(), content);
+    Result<std::optional<Change>> change = node->ScanLocal(kPath);
+    EXPECT_TRUE(change.ok()) << change.status().ToString();
+    EXPECT_TRUE(change.ok() && change->has_value());
+    if (!change.ok() || !change->has_value()) return wire::Version();
+    return (*change)->version;
+  }
+
+  /// What a peer would send for our current version.
+  wire::Update UpdateFor(const wire::Version& v) {
+    wire::Update u;
+    *u.mutable_version() = v;
+    Result<std::string> content = node->ContentFor(v);
+    EXPECT_TRUE(content.ok()) << content.status().ToString();
+    if (content.ok()) u.set_content(*content);
+    return u;
+  }
+
+  Config config;
+  FaultyDisk disk;
+  std::unique_ptr<StateStore> store;
+  std::unique_ptr<BackupStore> backups;
+  std::unique_ptr<Node> node;
+};
+
+class NodeTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/syncr-node-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    a_ = std::make_unique<TestNode>(dir_, "a");
+    ASSERT_NE(a_->store, nullptr);
+  }
+  void TearDown() override {
+    a_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  /// An update for kPath made on node "b" with vector `vv`.
+  static wire::Update RemoteUpdate(const std::string& content, const wire::VersionVector& vv,
+                                   int64_t change_ns, uint32_t mode = 0640) {
+    wire::Update u;
+    wire::Version* v = u.mutable_version();
+    v->set_path(kPath);
+    v->set_kind(wire::KIND_FILE);
+    *v->mutable_vv() = vv;
+    v->set_hash(Sha256(content));
+    v->mutable_meta()->set_mode(mode);
+    v->mutable_meta()->set_uid(geteuid());
+    v->mutable_meta()->set_gid(getegid());
+    v->mutable_meta()->set_mtime_ns(kRemoteMtime);
+    v->mutable_meta()->set_size(content.size());
+    v->set_origin("b");
+    v->set_change_ns(change_ns);
+    u.set_content(content);
+    return u;
+  }
+
+  static wire::VersionVector VV(std::initializer_list<std::pair<const char*, uint64_t>> counters) {
+    wire::VersionVector vv;
+    for (const auto& [node, counter] : counters) SetCounter(&vv, node, counter);
+    return vv;
+  }
+
+  std::string StoredBytes() {
+    std::optional<wire::Version> v = a_->store->GetFile(kPath);
+    return v ? v->SerializeAsString() : std::string("<none>");
+  }
+
+  std::string GenerationsDump() {
+    std::string out;
+    for (const Generation& g : a_->store->Generations(kPath)) {
+      out += std::to_string(g.id) + ":" + Hex(g.hash) + ":" + (g.conflict ? "c" : "-") + ";";
+    }
+    return out;
+  }
+
+  bool TempFilesLeft() {
+    for (const auto& e : std::filesystem::directory_iterator(a_->config.node.root + "/etc")) {
+      if (IsSyncrTempName(e.path().filename().string())) return true;
+    }
+    return false;
+  }
+
+  std::string dir_;
+  std::unique_ptr<TestNode> a_;
+};
+
+// ---- ScanLocal ----
+
+TEST_F(NodeTest, ScanOfMissingNeverSeenPathIsNoChange) {
+  Result<std::optional<Change>> change = a_->node->ScanLocal(kPath);
+  ASSERT_TRUE(change.ok()) << change.status().ToString();
+  EXPECT_FALSE(change->has_value());
+  EXPECT_FALSE(a_->store->GetFile(kPath).has_value());
+}
+
+TEST_F(NodeTest, ScanNewFileMakesFirstVersion) {
+  WriteFile(a_->DiskPath(), "hello\n");
+  Result<std::optional<Change>> change = a_->node->ScanLocal(kPath);
+  ASSERT_TRUE(change.ok()) << change.status().ToString();
+  ASSERT_TRUE(change->has_value());
+  const wire::Version& v = (*change)->version;
+  EXPECT_EQ(ToString(v.vv()), "a:1");
+  EXPECT_EQ(v.kind(), wire::KIND_FILE);
+  EXPECT_EQ(v.hash(), Sha256("hello\n"));
+  EXPECT_EQ(v.origin(), "a");
+  EXPECT_EQ((*change)->event, "created");
+
+  std::optional<wire::Version> stored = a_->store->GetFile(kPath);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->SerializeAsString(), v.SerializeAsString());
+  Result<std::string> gen1 = a_->backups->Content(kPath, 1);
+  ASSERT_TRUE(gen1.ok()) << gen1.status().ToString();
+  EXPECT_EQ(*gen1, "hello\n");
+}
+
+TEST_F(NodeTest, SameBytesRewriteMakesNoVersion) {
+  a_->Edit("hello\n");
+  const std::string before = StoredBytes();
+  WriteFile(a_->DiskPath(), "hello\n");  // new mtime, same bytes
+  Result<std::optional<Change>> change = a_->node->ScanLocal(kPath);
+  ASSERT_TRUE(change.ok()) << change.status().ToString();
+  EXPECT_FALSE(change->has_value());
+  EXPECT_EQ(StoredBytes(), before);
+}
+
+TEST_F(NodeTest, ContentChangeMakesNextVersion) {
+  a_->Edit("one\n");
+  wire::Version v = a_->Edit("two\n");
+  EXPECT_EQ(ToString(v.vv()), "a:2");
+  EXPECT_EQ(a_->store->Generations(kPath).size(), 2u);
+}
+
+TEST_F(NodeTest, ChmodMakesNewVersion) {
+  a_->Edit("hello\n");
+  ASSERT_EQ(chmod(a_->DiskPath().c_str(), 0600), 0);
+  Result<std::optional<Change>> change = a_->node->ScanLocal(kPath);
+  ASSERT_TRUE(change.ok()) << change.status().ToString();
+  ASSERT_TRUE(change->has_value());
+  EXPECT_EQ(ToString((*change)->version.vv()), "a:2");
+  EXPECT_EQ((*change)->version.meta().mode(), 0600u);
+  EXPECT_EQ((*change)->event, "metadata");
+}
+
+TEST_F(NodeTest, DeletionMakesTombstone) {
+  a_->Edit("hello\n");
+  ASSERT_EQ(unlink(a_->DiskPath().c_str()), 0);
+  Result<std::optional<Change>> change = a_->node->ScanLocal(kPath);
+  ASSERT_TRUE(change.ok()) << change.status().ToString();
+  ASSERT_TRUE(change->has_value());
+  EXPECT_EQ((*change)->version.kind(), wire::KIND_DELETED);
+  EXPECT_EQ(ToString((*change)->version.vv()), "a:2");
+  EXPECT_EQ((*change)->event, "deleted");
+  std::optional<wire::Version> stored = a_->store->GetFile(kPath);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->kind(), wire::KIND_DELETED);
+
+  // Still missing: the tombstone is not made again.
+  Result<std::optional<Change>> again = a_->node->ScanLocal(kPath);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->has_value());
+}
+
+// ---- ApplyRemote ----
+
+TEST_F(NodeTest, ApplyNewFileWritesContentModeAndMtime) {
+  const wire::Update u = RemoteUpdate("from b\n", VV({{"b", 1}}), 100, 0640);
+  Result<ApplyOutcome> out = a_->node->ApplyRemote(u);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->decision, RemoteDecision::kApply);
+  ASSERT_TRUE(out->applied.has_value());
+  EXPECT_EQ(out->applied->event, "created");
+  EXPECT_EQ(ToString(out->now_have), "b:1");
+
+  EXPECT_EQ(ReadFile(a_->DiskPath()), "from b\n");
+  struct stat st = StatOf(a_->DiskPath());
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  EXPECT_EQ(int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec, kRemoteMtime);
+  EXPECT_FALSE(TempFilesLeft());
+
+  std::optional<wire::Version> stored = a_->store->GetFile(kPath);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(ToString(stored->vv()), "b:1");
+  EXPECT_EQ(stored->origin(), "b");
+  Result<std::string> gen1 = a_->backups->Content(kPath, 1);
+  ASSERT_TRUE(gen1.ok()) << gen1.status().ToString();
+  EXPECT_EQ(*gen1, "from b\n");
+}
+
+TEST_F(NodeTest, ApplyNewerOverLocalIsModified) {
+  a_->Edit("old\n");
+  const wire::Update u = RemoteUpdate("new\n", VV({{"a", 1}, {"b", 1}}), 100);
+  Result<ApplyOutcome> out = a_->node->ApplyRemote(u);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->decision, RemoteDecision::kApply);
+  EXPECT_FALSE(out->local_first.has_value());
+  ASSERT_TRUE(out->applied.has_value());
+  EXPECT_EQ(out->applied->event, "modified");
+  EXPECT_EQ(ReadFile(a_->DiskPath()), "new\n");
+  std::vector<Generation> gens = a_->store->Generations(kPath);
+  ASSERT_EQ(gens.size(), 2u);
+  EXPECT_EQ(gens[0].hash, Sha256("new\n"));
+  EXPECT_EQ(gens[1].hash, Sha256("old\n"));
+}
+
+TEST_F(NodeTest, ApplyThenScanIsNoEcho) {
+  ASSERT_TRUE(a_->node->ApplyRemote(RemoteUpdate("from b\n", VV({{"b", 1}}), 100)).ok());
+  Result<std::optional<Change>> change = a_->node->ScanLocal(kPath);
+  ASSERT_TRUE(change.ok()) << change.status().ToString();
+  EXPECT_FALSE(change->has_value()) << "applying a remote version must not make a local one";
+}
+
+TEST_F(NodeTest, SameUpdateTwiceIsIgnoredTheSecondTime) {
+  const wire::Update u = RemoteUpdate("from b\n", VV({{"b", 1}}), 100);
+  ASSERT_TRUE(a_->node->ApplyRemote(u).ok());
+  const std::string gens_before = GenerationsDump();
+  Result<ApplyOutcome> second = a_->node->ApplyRemote(u);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->decision, RemoteDecision::kIgnore);
+  EXPECT_FALSE(second->applied.has_value());
+  EXPECT_EQ(ToString(second->now_have), "b:1");
+  EXPECT_EQ(GenerationsDump(), gens_before);
+}
+
+TEST_F(NodeTest, OlderUpdateIsIgnoredAndDiskKept) {
+  a_->Edit("one\n");
+  a_->Edit("two\n");
+  wire::Update old = RemoteUpdate("one\n", VV({{"a", 1}}), 1);
+  Result<ApplyOutcome> out = a_->node->ApplyRemote(old);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->decision, RemoteDecision::kIgnore);
+  EXPECT_EQ(ReadFile(a_->DiskPath()), "two\n");
+  EXPECT_EQ(ToString(out->now_have), "a:2");
+}
+
+TEST_F(NodeTest, ApplyTombstoneRemovesFile) {
+  a_->Edit("doomed\n");
+  wire::Update u;
+  u.mutable_version()->set_path(kPath);
+  u.mutable_version()->set_kind(wire::KIND_DELETED);
+  *u.mutable_version()->mutable_vv() = VV({{"a", 1}, {"b", 1}});
+  u.mutable_version()->set_origin("b");
+  Result<ApplyOutcome> out = a_->node->ApplyRemote(u);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->decision, RemoteDecision::kApply);
+  ASSERT_TRUE(out->applied.has_value());
+  EXPECT_EQ(out->applied->event, "deleted");
+  EXPECT_FALSE(std::filesystem::exists(a_->DiskPath()));
+  Result<std::optional<Change>> rescan = a_->node->ScanLocal(kPath);
+  ASSERT_TRUE(rescan.ok());
+  EXPECT_FALSE(rescan->has_value());
+}
+
+TEST_F(NodeTest, LocalEditBeforeApplyBecomesVersionFirst) {
+  a_->Edit("one\n");
+  WriteFile(a_->DiskPath(), "unsettled local edit\n");  // not scanned yet
+  // b saw a:1 and changed it: concurrent with the unsettled local edit.
+  const wire::Update u = RemoteUpdate("b's edit\n", VV({{"a", 1}, {"b", 1}}), 1);
+  Result<ApplyOutcome> out = a_->node->ApplyRemote(u);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ASSERT_TRUE(out->local_first.has_value());
+  EXPECT_EQ(ToString(out->local_first->version.vv()), "a:2");
+  // The local edit is later (change_ns = now vs 1): it wins and stays on disk.
+  EXPECT_EQ(out->decision, RemoteDecision::kConflictKeepLocal);
+  EXPECT_EQ(ReadFile(a_->DiskPath()), "unsettled local edit\n");
+}
+
+TEST_F(NodeTest, ConcurrentRemoteWinsKeepsLocalAsConflictGeneration) {
+  const wire::Version mine = a_->Edit("mine\n");
+  const wire::Update theirs = RemoteUpdate("theirs\n", VV({{"b", 1}}), mine.change_ns() + 1);
+  Result<ApplyOutcome> out = a_->node->ApplyRemote(theirs);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->decision, RemoteDecision::kConflictTakeRemote);
+  EXPECT_FALSE(out->note.empty());
+  EXPECT_EQ(ReadFile(a_->DiskPath()), "theirs\n");
+  EXPECT_EQ(ToString(out->now_have), "a:1,b:1");
+
+  std::optional<wire::Version> stored = a_->store->GetFile(kPath);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_TRUE(stored->conflict());
+  EXPECT_EQ(stored->hash(), Sha256("theirs\n"));
+  EXPECT_EQ(ToString(stored->vv()), "a:1,b:1");
+
+  std::vector<Generation> gens = a_->store->Generations(kPath);
+  ASSERT_GE(gens.size(), 2u);
+  EXPECT_EQ(gens[0].hash, Sha256("theirs\n"));
+  EXPECT_FALSE(gens[0].conflict);
+  EXPECT_EQ(gens[1].hash, Sha256("mine\n"));
+  EXPECT_TRUE(gens[1].conflict);
+  Result<std::string> loser = a_->backups->Content(kPath, 2);
+  ASSERT_TRUE(loser.ok()) << loser.status().ToString();
+  EXPECT_EQ(*loser, "mine\n");
+}
+
+TEST_F(NodeTest, ConcurrentLocalWinsKeepsRemoteAsConflictGeneration) {
+  const wire::Version mine = a_->Edit("mine\n");
+  const wire::Update theirs = RemoteUpdate("theirs\n", VV({{"b", 1}}), mine.change_ns() - 1);
+  Result<ApplyOutcome> out = a_->node->ApplyRemote(theirs);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->decision, RemoteDecision::kConflictKeepLocal);
+  EXPECT_FALSE(out->applied.has_value());
+  EXPECT_EQ(ReadFile(a_->DiskPath()), "mine\n");
+  EXPECT_EQ(ToString(out->now_have), "a:1,b:1");
+
+  std::optional<wire::Version> stored = a_->store->GetFile(kPath);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_TRUE(stored->conflict());
+  EXPECT_EQ(stored->hash(), Sha256("mine\n"));
+
+  std::vector<Generation> gens = a_->store->Generations(kPath);
+  ASSERT_FALSE(gens.empty());
+  EXPECT_EQ(gens[0].hash, Sha256("mine\n"));  // generation 1 is the current content
+  EXPECT_FALSE(gens[0].conflict);
+  int conflict_gen = 0;
+  for (size_t i = 0; i < gens.size(); ++i) {
+    if (gens[i].conflict) conflict_gen = static_cast<int>(i) + 1;
+  }
+  ASSERT_NE(conflict_gen, 0) << GenerationsDump();
+  EXPECT_EQ(gens[conflict_gen - 1].hash, Sha256("theirs\n"));
+  Result<std::string> loser = a_->backups->Content(kPath, conflict_gen);
+  ASSERT_TRUE(loser.ok()) << loser.status().ToString();
+  EXPECT_EQ(*loser, "theirs\n");
+}
+
+// Two real nodes edit concurrently and exchange their versions: both must end
+// with the same content and the same vector, whichever order things arrive in.
+TEST_F(NodeTest, ConcurrentEditsConvergeOnBothNodes) {
+  TestNode b(dir_, "b");
+  ASSERT_NE(b.store, nullptr);
+  const wire::Version va = a_->Edit("from a\n");
+  const wire::Version vb = b.Edit("from b\n");
+  const wire::Update ua = a_->UpdateFor(va);
+  const wire::Update ub = b.UpdateFor(vb);
+
+  Result<ApplyOutcome> at_a = a_->node->ApplyRemote(ub);
+  Result<ApplyOutcome> at_b = b.node->ApplyRemote(ua);
+  ASSERT_TRUE(at_a.ok()) << at_a.status().ToString();
+  ASSERT_TRUE(at_b.ok()) << at_b.status().ToString();
+
+  const bool b_wins = RemoteWinsConflict(va, vb);
+  const std::string winner = b_wins ? "from b\n" : "from a\n";
+  EXPECT_EQ(ReadFile(a_->DiskPath()), winner);
+  EXPECT_EQ(ReadFile(b.DiskPath()), winner);
+  EXPECT_EQ(ToString(at_a->now_have), "a:1,b:1");
+  EXPECT_EQ(ToString(at_b->now_have), "a:1,b:1");
+  // Exactly one node took the remote side.
+  EXPECT_NE(at_a->decision == RemoteDecision::kConflictTakeRemote,
+            at_b->decision == RemoteDecision::kConflictTakeRemote);
+
+  // Once converged, neither side's version is news to the other.
+  std::optional<wire::Version> now_a = a_->store->GetFile(kPath);
+  ASSERT_TRUE(now_a.has_value());
+  Result<ApplyOutcome> echo = b.node->ApplyRemote(a_->UpdateFor(*now_a));
+  ASSERT_TRUE(echo.ok()) << echo.status().ToString();
+  EXPECT_TRUE(echo->decision == RemoteDecision::kIgnore ||
+              echo->decision == RemoteDecision::kMerge);
+  EXPECT_EQ(ReadFile(b.DiskPath()), winner);
+}
+
+TEST_F(NodeTest, ContentNotMatchingHashIsErrorAndKeepsOldFile) {
+  a_->Edit("old\n");
+  const std::string stored_before = StoredBytes();
+  const std::string gens_before = GenerationsDump();
+  wire::Update u = RemoteUpdate("new\n", VV({{"a", 1}, {"b", 1}}), 100);
+  u.set_content("tampered\n");
+  Result<ApplyOutcome> out = a_->node->ApplyRemote(u);
+  EXPECT_FALSE(out.ok());
+  EXPECT_EQ(ReadFile(a_->DiskPath()), "old\n");
+  EXPECT_EQ(StoredBytes(), stored_before);
+  EXPECT_EQ(GenerationsDump(), gens_before);
+  EXPECT_FALSE(TempFilesLeft());
+}
+
+TEST_F(NodeTest, WriteFailureKeepsOldFileAndStore) {
+  a_->Edit("old\n");
+  const std::string stored_before = StoredBytes();
+  const std::string gens_before = GenerationsDump();
+  a_->disk.fail_replace_of = a_->DiskPath();
+  Result<ApplyOutcome> out =
+      a_->node->ApplyRemote(RemoteUpdate("new\n", VV({{"a", 1}, {"b", 1}}), 100));
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().err(), ENOSPC);
+  EXPECT_EQ(ReadFile(a_->DiskPath()), "old\n");
+  EXPECT_EQ(StoredBytes(), stored_before);
+  EXPECT_EQ(GenerationsDump(), gens_before);
+}
+
+TEST_F(NodeTest, WriteFailureOnConflictKeepsOldFileAndStore) {
+  const wire::Version mine = a_->Edit("mine\n");
+  const std::string stored_before = StoredBytes();
+  const std::string gens_before = GenerationsDump();
+  a_->disk.fail_replace_of = a_->DiskPath();
+  // Concurrent and later: the remote would win the conflict, but cannot be written.
+  Result<ApplyOutcome> out = a_->node->ApplyRemote(
+      RemoteUpdate("theirs\n", VV({{"b", 1}}), mine.change_ns() + 1));
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(ReadFile(a_->DiskPath()), "mine\n");
+  EXPECT_EQ(StoredBytes(), stored_before);
+  EXPECT_EQ(GenerationsDump(), gens_before)
+      << "the current generation must not be flagged as a conflict loser when nothing replaced it";
+}
+
+TEST_F(NodeTest, WriteFailureOnNewPathLeavesNoFileAndNoVersion) {
+  a_->disk.fail_replace_of = a_->DiskPath();
+  Result<ApplyOutcome> out = a_->node->ApplyRemote(RemoteUpdate("x\n", VV({{"b", 1}}), 1));
+  ASSERT_FALSE(out.ok());
+  EXPECT_FALSE(std::filesystem::exists(a_->DiskPath()));
+  EXPECT_FALSE(a_->store->GetFile(kPath).has_value());
+  EXPECT_TRUE(a_->store->Generations(kPath).empty());
+}
+
+// ---- ContentFor / ForgetIfMissingAtStart ----
+
+TEST_F(NodeTest, ContentForFallsBackToBackupWhenDiskMovedOn) {
+  const wire::Version v = a_->Edit("scanned\n");
+  WriteFile(a_->DiskPath(), "edited since\n");
+  Result<std::string> content = a_->node->ContentFor(v);
+  ASSERT_TRUE(content.ok()) << content.status().ToString();
+  EXPECT_EQ(*content, "scanned\n");
+}
+
+TEST_F(NodeTest, ForgetIfMissingAtStartClearsClaim) {
+  a_->Edit("hello\n");
+  EXPECT_FALSE(a_->node->ForgetIfMissingAtStart(kPath));  // still there
+  ASSERT_EQ(unlink(a_->DiskPath().c_str()), 0);
+  EXPECT_TRUE(a_->node->ForgetIfMissingAtStart(kPath));
+  // Not a deletion: no tombstone, and a peer's copy applies as new.
+  Result<std::optional<Change>> change = a_->node->ScanLocal(kPath);
+  ASSERT_TRUE(change.ok());
+  EXPECT_FALSE(change->has_value());
+  Result<ApplyOutcome> out = a_->node->ApplyRemote(RemoteUpdate("hello\n", VV({{"a", 1}}), 1));
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->decision, RemoteDecision::kApply);
+  EXPECT_EQ(ReadFile(a_->DiskPath()), "hello\n");
+}
+
+}  // namespace
+}  // namespace syncr

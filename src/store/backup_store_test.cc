@@ -1,0 +1,213 @@
+#include "store/backup_store.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "common/util.h"
+#include "engine/version_vector.h"
+
+namespace syncr {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class BackupStoreTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/syncr-backup-store-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    config_.node.name = "a";
+    config_.node.root = dir_ + "/root";
+    config_.node.state_dir = dir_ + "/state";
+    config_.backup.generations = 3;
+    std::filesystem::create_directories(config_.node.root + "/etc");
+    Result<std::unique_ptr<StateStore>> store = StateStore::Open(config_.node.state_dir, false);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(store.value());
+    backups_ = std::make_unique<BackupStore>(config_, PosixDisk(), *store_);
+  }
+  void TearDown() override {
+    backups_.reset();
+    store_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  /// A version of /etc/hosts holding `content`, counter `n`, from node a.
+  wire::Version VersionOf(std::string_view content, uint64_t n) const {
+    wire::Version v;
+    v.set_path("/etc/hosts");
+    v.set_kind(wire::KIND_FILE);
+    v.set_hash(Sha256(content));
+    SetCounter(v.mutable_vv(), "a", n);
+    v.mutable_meta()->set_mode(0644);
+    v.mutable_meta()->set_mtime_ns(1'700'000'000'000'000'000);
+    v.mutable_meta()->set_size(content.size());
+    v.set_origin("a");
+    v.set_change_ns(static_cast<int64_t>(n));
+    return v;
+  }
+
+  std::string ObjectFile(std::string_view content) const {
+    const std::string hex = Hex(Sha256(content));
+    return config_.node.state_dir + "/objects/" + hex.substr(0, 2) + "/" + hex;
+  }
+
+  void RecordContents(int count) {
+    for (int i = 1; i <= count; ++i) {
+      const std::string content = "content " + std::to_string(i) + "\n";
+      ASSERT_TRUE(backups_->Record(VersionOf(content, static_cast<uint64_t>(i)), content, false)
+                      .ok());
+    }
+  }
+
+  std::string dir_;
+  Config config_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<BackupStore> backups_;
+};
+
+TEST_F(BackupStoreTest, FirstRecordIsGenerationOne) {
+  const std::string content = "127.0.0.1 localhost\n";
+  ASSERT_TRUE(backups_->Record(VersionOf(content, 1), content, false).ok());
+  Result<std::string> got = backups_->Content("/etc/hosts", 1);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, content);
+  EXPECT_EQ(ReadFile(ObjectFile(content)), content);
+}
+
+TEST_F(BackupStoreTest, RotationKeepsConfiguredGenerations) {
+  RecordContents(5);
+  std::vector<Generation> gens = store_->Generations("/etc/hosts");
+  ASSERT_EQ(gens.size(), 3u);
+  EXPECT_EQ(gens[0].hash, Sha256("content 5\n"));
+  EXPECT_EQ(gens[1].hash, Sha256("content 4\n"));
+  EXPECT_EQ(gens[2].hash, Sha256("content 3\n"));
+  for (int n = 1; n <= 3; ++n) {
+    Result<std::string> got = backups_->Content("/etc/hosts", n);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, "content " + std::to_string(6 - n) + "\n") << "generation " << n;
+  }
+}
+
+TEST_F(BackupStoreTest, PrunedObjectsAreRemoved) {
+  RecordContents(5);
+  EXPECT_FALSE(std::filesystem::exists(ObjectFile("content 1\n")));
+  EXPECT_FALSE(std::filesystem::exists(ObjectFile("content 2\n")));
+  EXPECT_TRUE(std::filesystem::exists(ObjectFile("content 3\n")));
+  EXPECT_TRUE(std::filesystem::exists(ObjectFile("content 5\n")));
+}
+
+TEST_F(BackupStoreTest, ObjectStillReferencedIsNotRemoved) {
+  // A, B, C, A: the oldest A is pruned but the newest generation still uses it.
+  for (const char* c : {"A", "B", "C", "A"}) {
+    ASSERT_TRUE(backups_->Record(VersionOf(c, 1), c, false).ok());
+  }
+  ASSERT_EQ(store_->Generations("/etc/hosts").size(), 3u);
+  EXPECT_TRUE(std::filesystem::exists(ObjectFile("A")));
+  Result<std::string> got = backups_->Content("/etc/hosts", 1);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, "A");
+}
+
+TEST_F(BackupStoreTest, ContentOutOfRangeIsError) {
+  RecordContents(2);
+  EXPECT_FALSE(backups_->Content("/etc/hosts", 0).ok());
+  EXPECT_FALSE(backups_->Content("/etc/hosts", 3).ok());
+  EXPECT_FALSE(backups_->Content("/etc/other", 1).ok());
+}
+
+TEST_F(BackupStoreTest, CorruptObjectIsError) {
+  const std::string content = "original";
+  ASSERT_TRUE(backups_->Record(VersionOf(content, 1), content, false).ok());
+  std::ofstream(ObjectFile(content), std::ios::binary | std::ios::trunc) << "tampered";
+  Result<std::string> got = backups_->Content("/etc/hosts", 1);
+  EXPECT_FALSE(got.ok());
+}
+
+TEST_F(BackupStoreTest, SameContentIsNotDuplicated) {
+  const std::string content = "same\n";
+  ASSERT_TRUE(backups_->Record(VersionOf(content, 1), content, false).ok());
+  ASSERT_TRUE(backups_->Record(VersionOf(content, 2), content, false).ok());
+  EXPECT_EQ(store_->Generations("/etc/hosts").size(), 1u);
+}
+
+TEST_F(BackupStoreTest, ConflictRecordIsKeptEvenIfSameContent) {
+  const std::string content = "same\n";
+  ASSERT_TRUE(backups_->Record(VersionOf(content, 1), content, false).ok());
+  wire::Version loser = VersionOf(content, 1);
+  loser.set_origin("b");
+  ASSERT_TRUE(backups_->Record(loser, content, true).ok());
+  std::vector<Generation> gens = store_->Generations("/etc/hosts");
+  ASSERT_EQ(gens.size(), 2u);
+  EXPECT_TRUE(gens[0].conflict);
+  EXPECT_EQ(gens[0].origin, "b");
+  EXPECT_FALSE(gens[1].conflict);
+}
+
+TEST_F(BackupStoreTest, ConflictRecordIsFlagged) {
+  ASSERT_TRUE(backups_->Record(VersionOf("mine", 1), "mine", false).ok());
+  wire::Version theirs = VersionOf("theirs", 1);
+  theirs.set_origin("b");
+  ASSERT_TRUE(backups_->Record(theirs, "theirs", true).ok());
+  std::vector<Generation> gens = store_->Generations("/etc/hosts");
+  ASSERT_EQ(gens.size(), 2u);
+  EXPECT_TRUE(gens[0].conflict);
+  EXPECT_EQ(gens[0].hash, Sha256("theirs"));
+  EXPECT_EQ(gens[0].version.origin(), "b");
+  Result<std::string> got = backups_->Content("/etc/hosts", 1);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, "theirs");
+}
+
+class BackupStoreBesideTest : public BackupStoreTest {
+ protected:
+  void SetUp() override {
+    BackupStoreTest::SetUp();
+    config_.backup.beside = true;
+  }
+  std::string Beside(int n) const {
+    return config_.node.root + "/etc/hosts." + std::to_string(n);
+  }
+};
+
+TEST_F(BackupStoreBesideTest, FilesBesideNewestFirst) {
+  RecordContents(5);
+  EXPECT_EQ(ReadFile(Beside(1)), "content 5\n");
+  EXPECT_EQ(ReadFile(Beside(2)), "content 4\n");
+  EXPECT_EQ(ReadFile(Beside(3)), "content 3\n");
+  EXPECT_FALSE(std::filesystem::exists(Beside(4)));
+  EXPECT_FALSE(std::filesystem::exists(config_.node.state_dir + "/objects"));
+  for (int n = 1; n <= 3; ++n) {
+    Result<std::string> got = backups_->Content("/etc/hosts", n);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, "content " + std::to_string(6 - n) + "\n") << "generation " << n;
+  }
+}
+
+TEST_F(BackupStoreBesideTest, BesideFileCarriesMode) {
+  RecordContents(1);
+  std::filesystem::perms p = std::filesystem::status(Beside(1)).permissions();
+  EXPECT_EQ(p & std::filesystem::perms::mask, std::filesystem::perms(0644));
+}
+
+TEST_F(BackupStoreBesideTest, SameContentIsNotRotated) {
+  RecordContents(1);
+  ASSERT_TRUE(backups_->Record(VersionOf("content 1\n", 2), "content 1\n", false).ok());
+  EXPECT_FALSE(std::filesystem::exists(Beside(2)));
+  EXPECT_EQ(store_->Generations("/etc/hosts").size(), 1u);
+}
+
+}  // namespace
+}  // namespace syncr
