@@ -242,9 +242,9 @@ TEST(DecideRemote, ConflictRuleIsSymmetric) {
       const Version y = At(FileVersion("hy"), VV({{"y", 1}}), sides[j].change_ns, sides[j].origin);
       const RemoteDecision at_x = DecideRemote(&x, y);  // x local, y arrives
       const RemoteDecision at_y = DecideRemote(&y, x);  // y local, x arrives
-      SCOPED_TRACE(testing::Message() << "x=(" << sides[i].change_ns << "," << sides[i].origin
-                                      << ") y=(" << sides[j].change_ns << "," << sides[j].origin
-                                      << ")");
+      SCOPED_TRACE(testing::Message()
+                   << "x=(" << sides[i].change_ns << "," << sides[i].origin << ") y=("
+                   << sides[j].change_ns << "," << sides[j].origin << ")");
       const bool y_wins_at_x = at_x == RemoteDecision::kConflictTakeRemote;
       const bool y_wins_at_y = at_y == RemoteDecision::kConflictKeepLocal;
       ASSERT_TRUE(at_x == RemoteDecision::kConflictTakeRemote ||

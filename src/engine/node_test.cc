@@ -23,15 +23,17 @@ namespace {
 constexpr char kPath[] = "/etc/app.conf";
 constexpr int64_t kRemoteMtime = 1'600'000'000'123'456'789;
 
-/// PosixDisk, except that every write to one chosen path fails like a full disk.
+/// PosixDisk, except that writes to one chosen path fail like a full disk:
+/// every write (`fail_write_of`), or only the final rename (`fail_rename_of`).
 class FaultyDisk : public Disk {
  public:
+  Result<FileInfo> Lstat(const std::string& path) override { return Real().Lstat(path); }
   Result<Snapshot> Observe(const std::string& path, uint64_t max_bytes) override {
     return Real().Observe(path, max_bytes);
   }
   Status ReplaceFile(const std::string& path, std::string_view content,
                      const WriteMeta& meta) override {
-    if (path == fail_replace_of) return Fail(path);
+    if (path == fail_replace_of || path == fail_rename_of) return Fail(path);
     return Real().ReplaceFile(path, content, meta);
   }
   Result<std::string> StageFile(const std::string& path, std::string_view content,
@@ -43,7 +45,7 @@ class FaultyDisk : public Disk {
     return Real().SyncFilesystems(paths);
   }
   Status CommitStaged(const std::string& temp, const std::string& path) override {
-    if (path == fail_replace_of) return Fail(path);
+    if (path == fail_replace_of || path == fail_rename_of) return Fail(path);
     return Real().CommitStaged(temp, path);
   }
   Status SyncDirectory(const std::string& dir) override { return Real().SyncDirectory(dir); }
@@ -71,8 +73,10 @@ class FaultyDisk : public Disk {
     return Real().List(dir);
   }
 
-  /// Disk path whose writes fail with ENOSPC; empty: none.
+  /// Disk path whose every write fails with ENOSPC; empty: none.
   std::string fail_replace_of;
+  /// Disk path whose content can be staged but not renamed into place.
+  std::string fail_rename_of;
 
  private:
   static Disk& Real() { return PosixDisk(); }
@@ -262,6 +266,17 @@ TEST_F(NodeTest, ChmodMakesNewVersion) {
   EXPECT_EQ((*change)->event, "metadata");
 }
 
+TEST_F(NodeTest, ChownMakesNewVersionWhenRoot) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to chown (owners only count as root)";
+  const wire::Version before = a_->Edit("hello\n");
+  ASSERT_EQ(chown(a_->DiskPath().c_str(), before.meta().uid() + 4321, -1), 0);
+  Result<std::optional<Change>> change = a_->node->ScanLocal(kPath);
+  ASSERT_TRUE(change.ok()) << change.status().ToString();
+  ASSERT_TRUE(change->has_value());
+  EXPECT_EQ((*change)->version.meta().uid(), before.meta().uid() + 4321);
+  EXPECT_EQ(ToString((*change)->version.vv()), "a:2");
+}
+
 TEST_F(NodeTest, DeletionMakesTombstone) {
   a_->Edit("hello\n");
   ASSERT_EQ(unlink(a_->DiskPath().c_str()), 0);
@@ -328,6 +343,21 @@ TEST_F(NodeTest, ApplyThenScanIsNoEcho) {
   Result<std::optional<Change>> change = a_->node->ScanLocal(kPath);
   ASSERT_TRUE(change.ok()) << change.status().ToString();
   EXPECT_FALSE(change->has_value()) << "applying a remote version must not make a local one";
+}
+
+// A peer's vector is stored as sent. If it is not canonical (a duplicate entry
+// for this node), the next local edit must still make a newer version, or
+// every peer would ignore that edit as old.
+TEST_F(NodeTest, LocalEditAfterNonCanonicalRemoteVectorIsNewer) {
+  wire::VersionVector sent;
+  for (auto [node, counter] : {std::pair{"a", 1}, std::pair{"a", 5}, std::pair{"b", 1}}) {
+    wire::VectorEntry* e = sent.add_entries();
+    e->set_node(node);
+    e->set_counter(static_cast<uint64_t>(counter));
+  }
+  ASSERT_TRUE(a_->node->ApplyRemote(RemoteUpdate("from b\n", sent, 1)).ok());
+  const wire::Version mine = a_->Edit("local edit\n");
+  EXPECT_EQ(Compare(mine.vv(), sent), Order::kNewer) << ToString(mine.vv());
 }
 
 TEST_F(NodeTest, SameUpdateTwiceIsIgnoredTheSecondTime) {
@@ -511,8 +541,8 @@ TEST_F(NodeTest, WriteFailureOnConflictKeepsOldFileAndStore) {
   const std::string gens_before = GenerationsDump();
   a_->disk.fail_replace_of = a_->DiskPath();
   // Concurrent and later: the remote would win the conflict, but cannot be written.
-  Result<ApplyOutcome> out = a_->node->ApplyRemote(
-      RemoteUpdate("theirs\n", VV({{"b", 1}}), mine.change_ns() + 1));
+  Result<ApplyOutcome> out =
+      a_->node->ApplyRemote(RemoteUpdate("theirs\n", VV({{"b", 1}}), mine.change_ns() + 1));
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(ReadFile(a_->DiskPath()), "mine\n");
   EXPECT_EQ(StoredBytes(), stored_before);
@@ -527,6 +557,57 @@ TEST_F(NodeTest, WriteFailureOnNewPathLeavesNoFileAndNoVersion) {
   EXPECT_FALSE(std::filesystem::exists(a_->DiskPath()));
   EXPECT_FALSE(a_->store->GetFile(kPath).has_value());
   EXPECT_TRUE(a_->store->Generations(kPath).empty());
+}
+
+TEST_F(NodeTest, RenameFailureKeepsOldFileAndStoreAndLeavesNoTemp) {
+  a_->Edit("old\n");
+  const std::string stored_before = StoredBytes();
+  const std::string gens_before = GenerationsDump();
+  a_->disk.fail_rename_of = a_->DiskPath();
+  Result<ApplyOutcome> out =
+      a_->node->ApplyRemote(RemoteUpdate("new\n", VV({{"a", 1}, {"b", 1}}), 100));
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(ReadFile(a_->DiskPath()), "old\n");
+  EXPECT_EQ(StoredBytes(), stored_before);
+  EXPECT_EQ(GenerationsDump(), gens_before);
+  EXPECT_FALSE(TempFilesLeft());
+}
+
+TEST_F(NodeTest, FailedApplyCanBeRetried) {
+  a_->Edit("old\n");
+  const wire::Update u = RemoteUpdate("new\n", VV({{"a", 1}, {"b", 1}}), 100);
+  a_->disk.fail_replace_of = a_->DiskPath();
+  ASSERT_FALSE(a_->node->ApplyRemote(u).ok());
+  a_->disk.fail_replace_of.clear();
+  Result<ApplyOutcome> retry = a_->node->ApplyRemote(u);
+  ASSERT_TRUE(retry.ok()) << retry.status().ToString();
+  EXPECT_EQ(retry->decision, RemoteDecision::kApply);
+  EXPECT_EQ(ReadFile(a_->DiskPath()), "new\n");
+}
+
+TEST_F(NodeTest, ApplyCreatesMissingParentDirectories) {
+  wire::Update u = RemoteUpdate("deep\n", VV({{"b", 1}}), 1);
+  u.mutable_version()->set_path("/etc/new/sub/file.conf");
+  Result<ApplyOutcome> out = a_->node->ApplyRemote(u);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(ReadFile(a_->config.DiskPath("/etc/new/sub/file.conf")), "deep\n");
+}
+
+TEST_F(NodeTest, MetadataOnlyUpdateChangesModeKeepsContent) {
+  WriteFile(a_->DiskPath(), "same\n");
+  ASSERT_EQ(chmod(a_->DiskPath().c_str(), 0644), 0);
+  ASSERT_TRUE(a_->node->ScanLocal(kPath).ok());
+  wire::Update u = RemoteUpdate("same\n", VV({{"a", 1}, {"b", 1}}), 100, 0600);
+  Result<ApplyOutcome> out = a_->node->ApplyRemote(u);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->decision, RemoteDecision::kApply);
+  ASSERT_TRUE(out->applied.has_value());
+  EXPECT_EQ(out->applied->event, "metadata");
+  EXPECT_EQ(ReadFile(a_->DiskPath()), "same\n");
+  EXPECT_EQ(StatOf(a_->DiskPath()).st_mode & 07777, 0600u);
+  Result<std::optional<Change>> rescan = a_->node->ScanLocal(kPath);
+  ASSERT_TRUE(rescan.ok());
+  EXPECT_FALSE(rescan->has_value());
 }
 
 // ---- ContentFor / ForgetIfMissingAtStart ----

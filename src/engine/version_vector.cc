@@ -25,11 +25,14 @@ VersionVector FromMap(const std::map<std::string, uint64_t>& m) {
 
 }  // namespace
 
+// Vectors from the wire may repeat a node: every function here reads a
+// repeated node as its largest counter, so they agree with each other.
 uint64_t Counter(const VersionVector& vv, const std::string& node) {
+  uint64_t counter = 0;
   for (const auto& e : vv.entries()) {
-    if (e.node() == node) return e.counter();
+    if (e.node() == node) counter = std::max(counter, e.counter());
   }
-  return 0;
+  return counter;
 }
 
 void SetCounter(VersionVector* vv, const std::string& node, uint64_t counter) {

@@ -106,6 +106,16 @@ TEST(VersionVectorBump, BumpedIsNewer) {
   EXPECT_EQ(Compare(after, before), Order::kNewer);
 }
 
+// Vectors arrive from peers and are stored as sent; a duplicate entry must not
+// make a local change look older than what we already hold.
+TEST(VersionVectorBump, BumpOfNonCanonicalInputIsNewer) {
+  const VersionVector sent = RawVV({{"a", 1}, {"a", 5}});
+  EXPECT_EQ(Counter(sent, "a"), 5u) << "Counter must agree with Compare, which takes the max";
+  VersionVector bumped = sent;
+  Bump(&bumped, "a");
+  EXPECT_EQ(Compare(bumped, sent), Order::kNewer) << ToString(bumped);
+}
+
 TEST(VersionVectorCovers, EqualAndNewerCover) {
   const VersionVector old_vv = VV({{"a", 1}});
   const VersionVector new_vv = VV({{"a", 2}});

@@ -59,6 +59,11 @@ class BackupStoreTest : public testing::Test {
     return v;
   }
 
+  /// Content too large to be kept inline in state.db: it lives in objects/.
+  static std::string Large(int i) {
+    return std::string(1 << 20, static_cast<char>('a' + i)) + "large " + std::to_string(i);
+  }
+
   std::string ObjectFile(std::string_view content) const {
     const std::string hex = Hex(Sha256(content));
     return config_.node.state_dir + "/objects/" + hex.substr(0, 2) + "/" + hex;
@@ -67,8 +72,8 @@ class BackupStoreTest : public testing::Test {
   void RecordContents(int count) {
     for (int i = 1; i <= count; ++i) {
       const std::string content = "content " + std::to_string(i) + "\n";
-      ASSERT_TRUE(backups_->Record(VersionOf(content, static_cast<uint64_t>(i)), content, false)
-                      .ok());
+      ASSERT_TRUE(
+          backups_->Record(VersionOf(content, static_cast<uint64_t>(i)), content, false).ok());
     }
   }
 
@@ -84,7 +89,21 @@ TEST_F(BackupStoreTest, FirstRecordIsGenerationOne) {
   Result<std::string> got = backups_->Content("/etc/hosts", 1);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(*got, content);
+  std::vector<Generation> gens = store_->Generations("/etc/hosts");
+  ASSERT_EQ(gens.size(), 1u);
+  EXPECT_EQ(gens[0].hash, Sha256(content));
+  EXPECT_EQ(gens[0].size, content.size());
+  EXPECT_EQ(gens[0].origin, "a");
+  EXPECT_FALSE(gens[0].conflict);
+}
+
+TEST_F(BackupStoreTest, LargeContentIsAnObjectUnderStateDir) {
+  const std::string content = Large(1);
+  ASSERT_TRUE(backups_->Record(VersionOf(content, 1), content, false).ok());
   EXPECT_EQ(ReadFile(ObjectFile(content)), content);
+  Result<std::string> got = backups_->Content("/etc/hosts", 1);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, content);
 }
 
 TEST_F(BackupStoreTest, RotationKeepsConfiguredGenerations) {
@@ -101,21 +120,40 @@ TEST_F(BackupStoreTest, RotationKeepsConfiguredGenerations) {
   }
 }
 
-TEST_F(BackupStoreTest, PrunedObjectsAreRemoved) {
-  RecordContents(5);
-  EXPECT_FALSE(std::filesystem::exists(ObjectFile("content 1\n")));
-  EXPECT_FALSE(std::filesystem::exists(ObjectFile("content 2\n")));
-  EXPECT_TRUE(std::filesystem::exists(ObjectFile("content 3\n")));
-  EXPECT_TRUE(std::filesystem::exists(ObjectFile("content 5\n")));
+TEST_F(BackupStoreTest, LargeRotationKeepsContentAndRemovesPrunedObjects) {
+  for (int i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(
+        backups_->Record(VersionOf(Large(i), static_cast<uint64_t>(i)), Large(i), false).ok());
+  }
+  ASSERT_EQ(store_->Generations("/etc/hosts").size(), 3u);
+  for (int n = 1; n <= 3; ++n) {
+    Result<std::string> got = backups_->Content("/etc/hosts", n);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_TRUE(*got == Large(6 - n)) << "generation " << n;
+  }
+  EXPECT_FALSE(std::filesystem::exists(ObjectFile(Large(1))));
+  EXPECT_FALSE(std::filesystem::exists(ObjectFile(Large(2))));
+  EXPECT_TRUE(std::filesystem::exists(ObjectFile(Large(3))));
+  EXPECT_TRUE(std::filesystem::exists(ObjectFile(Large(5))));
 }
 
 TEST_F(BackupStoreTest, ObjectStillReferencedIsNotRemoved) {
   // A, B, C, A: the oldest A is pruned but the newest generation still uses it.
-  for (const char* c : {"A", "B", "C", "A"}) {
+  const std::string a = Large(1);
+  for (const std::string& c : {a, Large(2), Large(3), a}) {
     ASSERT_TRUE(backups_->Record(VersionOf(c, 1), c, false).ok());
   }
   ASSERT_EQ(store_->Generations("/etc/hosts").size(), 3u);
-  EXPECT_TRUE(std::filesystem::exists(ObjectFile("A")));
+  EXPECT_TRUE(std::filesystem::exists(ObjectFile(a)));
+  Result<std::string> got = backups_->Content("/etc/hosts", 1);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_TRUE(*got == a);
+}
+
+TEST_F(BackupStoreTest, SmallContentStillReferencedIsKept) {
+  for (const char* c : {"A", "B", "C", "A"}) {
+    ASSERT_TRUE(backups_->Record(VersionOf(c, 1), c, false).ok());
+  }
   Result<std::string> got = backups_->Content("/etc/hosts", 1);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(*got, "A");
@@ -129,8 +167,9 @@ TEST_F(BackupStoreTest, ContentOutOfRangeIsError) {
 }
 
 TEST_F(BackupStoreTest, CorruptObjectIsError) {
-  const std::string content = "original";
+  const std::string content = Large(1);
   ASSERT_TRUE(backups_->Record(VersionOf(content, 1), content, false).ok());
+  ASSERT_TRUE(std::filesystem::exists(ObjectFile(content)));
   std::ofstream(ObjectFile(content), std::ios::binary | std::ios::trunc) << "tampered";
   Result<std::string> got = backups_->Content("/etc/hosts", 1);
   EXPECT_FALSE(got.ok());
@@ -177,9 +216,7 @@ class BackupStoreBesideTest : public BackupStoreTest {
     BackupStoreTest::SetUp();
     config_.backup.beside = true;
   }
-  std::string Beside(int n) const {
-    return config_.node.root + "/etc/hosts." + std::to_string(n);
-  }
+  std::string Beside(int n) const { return config_.node.root + "/etc/hosts." + std::to_string(n); }
 };
 
 TEST_F(BackupStoreBesideTest, FilesBesideNewestFirst) {

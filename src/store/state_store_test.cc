@@ -223,7 +223,7 @@ TEST_F(StateStoreTest, PruneKeepsNewestAndReportsUnreferencedHashes) {
     g.hash = hash;
     ASSERT_TRUE(store_->AddGeneration(g).ok());
   };
-  add("/etc/hosts", "shared");   // oldest, pruned, but still used by /etc/other
+  add("/etc/hosts", "shared");  // oldest, pruned, but still used by /etc/other
   add("/etc/other", "shared");
   add("/etc/hosts", "only-here");  // pruned, referenced nowhere else
   add("/etc/hosts", "keep1");
