@@ -41,6 +41,7 @@ constexpr int64_t kRetryFailedMs = 1000;
 constexpr size_t kSummaryPage = 1000;
 constexpr uint64_t kFrameHeadroom = 1 << 20;
 constexpr size_t kMaxBatchUpdates = 4096;
+constexpr int64_t kBatchGatherMs = 3;
 constexpr int64_t kActionBatchMs = 100;
 constexpr int64_t kActionBatchMaxMs = 1000;
 constexpr uint64_t kMaxBatchBytes = 64ull << 20;
@@ -73,6 +74,9 @@ struct Session {
   bool control = false;
   bool closing = false;
   EventLoop::TimerId handshake_timer = 0;
+  std::deque<wire::Frame> pending;  // updates gathered for one batched apply
+  uint64_t pending_bytes = 0;
+  EventLoop::TimerId apply_timer = 0;
 };
 
 class DaemonImpl {
@@ -115,6 +119,7 @@ class DaemonImpl {
   void OnSessionFrame(Session& session, const wire::Frame& frame);
   void OnUpdates(Session& session, const std::vector<const wire::Update*>& updates);
   void CloseSession(uint64_t id, std::string why);
+  void ApplyPending(Session& session);
   void SendSummary(Session& session);
   wire::StatusReply BuildStatus();
 
@@ -815,37 +820,45 @@ void DaemonImpl::OnSessionReadable(uint64_t id) {
   if (it == sessions_.end()) return;
   Session& session = *it->second;
   const bool open = session.channel->ReadAvailable();
-  // Updates that arrived together are applied together: one filesystem sync
-  // and one transaction for the lot (docs/architecture.md, "Batched apply").
-  std::deque<wire::Frame> updates;
-  uint64_t update_bytes = 0;
-  auto apply_updates = [&] {
-    std::vector<const wire::Update*> batch;
-    for (const wire::Frame& f : updates) batch.push_back(&f.update());
-    if (!batch.empty()) OnUpdates(session, batch);
-    updates.clear();
-    update_bytes = 0;
-  };
+  size_t new_updates = 0;
   while (sessions_.count(id) && !session.closing) {
     wire::Frame frame;
     FrameDecoder::Next next = session.channel->Pop(&frame);
     if (next == FrameDecoder::Next::kNeedMore) break;
     if (next == FrameDecoder::Next::kError) {
-      apply_updates();
+      ApplyPending(session);
       CloseSession(id, "bad data: " + session.channel->error());
       return;
     }
     if (!session.peer.empty() && frame.has_update()) {
-      update_bytes += frame.update().content().size();
-      updates.push_back(std::move(frame));
-      if (updates.size() >= kMaxBatchUpdates || update_bytes >= kMaxBatchBytes) apply_updates();
+      session.pending_bytes += frame.update().content().size();
+      session.pending.push_back(std::move(frame));
+      ++new_updates;
+      if (session.pending.size() >= kMaxBatchUpdates || session.pending_bytes >= kMaxBatchBytes) {
+        ApplyPending(session);
+      }
       continue;
     }
-    apply_updates();
+    ApplyPending(session);
     OnSessionFrame(session, frame);
   }
-  if (sessions_.count(id)) apply_updates();
   if (!sessions_.count(id)) return;
+  // Updates that arrive together are applied together: one filesystem sync
+  // and one transaction for the lot. A lone update (an edit) is applied at
+  // once; a stream of them (catch-up, a burst) gathers for kBatchGatherMs.
+  if (!session.pending.empty()) {
+    if (new_updates <= 1 && !session.apply_timer) {
+      ApplyPending(session);
+    } else if (!session.apply_timer) {
+      session.apply_timer = loop_.After(kBatchGatherMs, [this, id] {
+        auto it = sessions_.find(id);
+        if (it == sessions_.end()) return;
+        it->second->apply_timer = 0;
+        ApplyPending(*it->second);
+        FlushChannel(*it->second->channel, [this, id](const std::string& e) { CloseSession(id, e); });
+      });
+    }
+  }
   if (!open) {
     CloseSession(id, session.peer.empty() ? "" : session.channel->error());
     return;
@@ -856,10 +869,26 @@ void DaemonImpl::OnSessionReadable(uint64_t id) {
   }
 }
 
+void DaemonImpl::ApplyPending(Session& session) {
+  if (session.apply_timer) {
+    loop_.Cancel(session.apply_timer);
+    session.apply_timer = 0;
+  }
+  if (session.pending.empty()) return;
+  std::vector<const wire::Update*> batch;
+  for (const wire::Frame& f : session.pending) batch.push_back(&f.update());
+  const int64_t start = MonoMs();
+  OnUpdates(session, batch);
+  spdlog::debug("applied a batch of {} updates in {} ms", batch.size(), MonoMs() - start);
+  session.pending.clear();
+  session.pending_bytes = 0;
+}
+
 void DaemonImpl::CloseSession(uint64_t id, std::string why) {
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
   Session& session = *it->second;
+  ApplyPending(session);
   if (!why.empty()) {
     const std::string who = session.peer.empty() ? "a local client" : "peer " + session.peer;
     Event("", spdlog::level::warn, "closed the connection from " + who + ": " + why);

@@ -58,13 +58,39 @@ Result<Observed> Node::ObserveDisk(const std::string& path, std::string* content
   return obs;
 }
 
+bool Node::StatUnchanged(const std::string& path, const FileInfo& now) const {
+  auto it = stat_cache_.find(path);
+  if (it == stat_cache_.end()) return false;
+  const FileInfo& was = it->second;
+  return was.type == now.type && was.ino == now.ino && was.dev == now.dev &&
+         was.ctime_ns == now.ctime_ns && was.mtime_ns == now.mtime_ns && was.size == now.size &&
+         was.mode == now.mode && was.uid == now.uid && was.gid == now.gid;
+}
+
+void Node::RememberStat(const std::string& path) {
+  Result<FileInfo> info = disk_.Lstat(config_.DiskPath(path));
+  if (info.ok() && info->type != FileType::kMissing) {
+    stat_cache_[path] = *info;
+  } else {
+    stat_cache_.erase(path);
+  }
+}
+
 Result<std::optional<Change>> Node::ScanLocal(const std::string& path) {
+  Result<FileInfo> quick = disk_.Lstat(config_.DiskPath(path));
+  if (quick.ok() && quick->type != FileType::kMissing && StatUnchanged(path, *quick)) {
+    return std::optional<Change>();
+  }
   std::optional<wire::Version> stored = store_.GetFile(path);
   std::string content;
   Result<Observed> obs = ObserveDisk(path, &content);
   if (!obs.ok()) return obs.status();
   const wire::Version* before = stored ? &*stored : nullptr;
-  if (!IsRealChange(before, *obs, is_root_)) return std::optional<Change>();
+  if (!IsRealChange(before, *obs, is_root_)) {
+    if (quick.ok()) stat_cache_[path] = *quick;
+    return std::optional<Change>();
+  }
+  stat_cache_.erase(path);
 
   wire::Version v;
   v.set_path(path);
@@ -329,6 +355,7 @@ Status Node::Record(PendingApply& p, ApplyOutcome* out) {
     p.applied.set_conflict(true);
   }
   if (Status s = store_.PutFile(p.applied); !s.ok()) return s;
+  RememberStat(p.applied.path());
   if (p.applied.kind() == wire::KIND_FILE) {
     if (Status s = backups_.Record(p.applied, p.update->content(), false); !s.ok()) return s;
   }

@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "config/config.h"
@@ -67,6 +68,14 @@ class Node {
   WriteMeta MetaFor(const wire::Version& remote) const;
   Status WriteToDisk(const wire::Update& update, const wire::Version* local, wire::Version* stored);
 
+  /// Stat of each path when its stored version was last confirmed against
+  /// the disk. ctime changes on every write, rename and chmod and cannot be
+  /// set from user space, so an equal stat means unchanged content: the scan
+  /// skips the read and hash (the echo of our own applies, repeated events).
+  bool StatUnchanged(const std::string& path, const FileInfo& now) const;
+  void RememberStat(const std::string& path);
+
+  std::unordered_map<std::string, FileInfo> stat_cache_;
   const Config& config_;
   Disk& disk_;
   StateStore& store_;

@@ -29,6 +29,9 @@ struct FileInfo {
   uint32_t gid = 0;
   uint64_t size = 0;
   int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;  ///< changes with any write, rename or chmod: the stat cache's key
+  uint64_t ino = 0;
+  uint64_t dev = 0;
 };
 
 /// What a path holds right now, read consistently through one descriptor.
@@ -49,6 +52,9 @@ struct WriteMeta {
 class Disk {
  public:
   virtual ~Disk() = default;
+
+  /// Lstat only. A missing path is ok with type kMissing.
+  virtual Result<FileInfo> Lstat(const std::string& path) = 0;
 
   /// Lstat + content. A missing path is ok with type kMissing. Content larger
   /// than `max_bytes` is an error naming the path and the limit.

@@ -37,6 +37,9 @@ FileInfo InfoFromStat(const struct stat& st) {
   info.gid = st.st_gid;
   info.size = static_cast<uint64_t>(st.st_size);
   info.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+  info.ctime_ns = int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec;
+  info.ino = st.st_ino;
+  info.dev = st.st_dev;
   return info;
 }
 
@@ -89,6 +92,15 @@ std::string TempNameFor(const std::string& path) {
 
 class PosixDiskImpl final : public Disk {
  public:
+  Result<FileInfo> Lstat(const std::string& path) override {
+    struct stat st {};
+    if (lstat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return FileInfo{};
+      return Status::Sys("lstat", path, errno);
+    }
+    return InfoFromStat(st);
+  }
+
   Result<Snapshot> Observe(const std::string& path, uint64_t max_bytes) override {
     Snapshot snap;
     struct stat st {};

@@ -5,6 +5,12 @@
 #include "common/util.h"
 
 namespace syncr {
+namespace {
+
+// Contents up to this size live in state.db; larger ones in objects/.
+constexpr size_t kInlineMaxBytes = 256 * 1024;
+
+}  // namespace
 
 std::string BackupStore::ObjectPath(const std::string& raw_hash) const {
   const std::string hex = Hex(raw_hash);
@@ -40,6 +46,8 @@ Status BackupStore::Record(const wire::Version& version, std::string_view conten
 
   if (config_.backup.beside) {
     if (Status s = RotateBeside(path, content, version); !s.ok()) return s;
+  } else if (content.size() <= kInlineMaxBytes) {
+    if (Status s = store_.PutObject(hash, content); !s.ok()) return s;
   } else {
     const std::string object = ObjectPath(hash);
     Result<Snapshot> have = disk_.Observe(object, config_.limits.max_file_bytes);
@@ -67,7 +75,10 @@ Status BackupStore::Record(const wire::Version& version, std::string_view conten
       store_.PruneGenerations(path, config_.backup.generations);
   if (!unreferenced.ok()) return unreferenced.status();
   if (!config_.backup.beside) {
-    for (const std::string& h : *unreferenced) disk_.Remove(ObjectPath(h));
+    for (const std::string& h : *unreferenced) {
+      store_.DeleteObject(h);
+      disk_.Remove(ObjectPath(h));
+    }
   }
   return Status();
 }
@@ -77,6 +88,11 @@ Result<std::string> BackupStore::Content(const std::string& path, int n) {
   if (n < 1 || static_cast<size_t>(n) > gens.size()) {
     return Status::Error(path + ": no generation " + std::to_string(n) + " (" +
                          std::to_string(gens.size()) + " kept)");
+  }
+  if (!config_.backup.beside) {
+    if (std::optional<std::string> inline_content = store_.GetObject(gens[n - 1].hash)) {
+      if (Sha256(*inline_content) == gens[n - 1].hash) return std::move(*inline_content);
+    }
   }
   const std::string file = config_.backup.beside ? BesidePath(path, n) : ObjectPath(gens[n - 1].hash);
   Result<Snapshot> snap = disk_.Observe(file, config_.limits.max_file_bytes);

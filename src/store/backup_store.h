@@ -2,7 +2,8 @@
 //
 // Generation 1 is the current content, 2 the one before, and so on up to
 // [backup] generations. Metadata lives in StateStore's generations table;
-// contents live content-addressed under state_dir/objects/ab/<sha256>, or,
+// contents are content-addressed: small ones in state.db's objects table,
+// large ones under state_dir/objects/ab/<sha256>; or,
 // with [backup] beside = true, beside the file as FILE.1 ... FILE.N (the
 // legacy layout). Not thread-safe.
 #pragma once

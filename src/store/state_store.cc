@@ -100,6 +100,7 @@ Status StateStore::Init() {
       size INTEGER NOT NULL, created_ns INTEGER NOT NULL, origin TEXT NOT NULL,
       conflict INTEGER NOT NULL DEFAULT 0, version BLOB NOT NULL);
     CREATE INDEX IF NOT EXISTS generations_path ON generations (path, id);
+    CREATE TABLE IF NOT EXISTS objects (hash BLOB PRIMARY KEY, content BLOB NOT NULL);
     CREATE TABLE IF NOT EXISTS events (
       id INTEGER PRIMARY KEY AUTOINCREMENT, time_ns INTEGER NOT NULL, path TEXT NOT NULL,
       level TEXT NOT NULL, message TEXT NOT NULL);
@@ -243,6 +244,27 @@ Status StateStore::MarkGenerationConflict(int64_t id, bool conflict) {
   Stmt st(db_, "UPDATE generations SET conflict = ? WHERE id = ?");
   st.Bind(1, int64_t{conflict}).Bind(2, id);
   if (st.Step() != SQLITE_DONE) return DbError(db_, "mark generation");
+  return Status();
+}
+
+Status StateStore::PutObject(const std::string& hash, std::string_view content) {
+  Stmt st(db_, "INSERT OR IGNORE INTO objects (hash, content) VALUES (?, ?)");
+  st.Bind(1, hash).Bind(2, std::string(content));
+  if (st.Step() != SQLITE_DONE) return DbError(db_, "store backup content");
+  return Status();
+}
+
+std::optional<std::string> StateStore::GetObject(const std::string& hash) {
+  Stmt st(db_, "SELECT content FROM objects WHERE hash = ?");
+  st.Bind(1, hash);
+  if (st.Step() != SQLITE_ROW) return std::nullopt;
+  return st.Blob(0);
+}
+
+Status StateStore::DeleteObject(const std::string& hash) {
+  Stmt st(db_, "DELETE FROM objects WHERE hash = ?");
+  st.Bind(1, hash);
+  if (st.Step() != SQLITE_DONE) return DbError(db_, "delete backup content");
   return Status();
 }
 

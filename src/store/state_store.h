@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -72,6 +73,12 @@ class StateStore {
   /// hashes that no generation references any more.
   Result<std::vector<std::string>> PruneGenerations(const std::string& path, int keep);
   Status MarkGenerationConflict(int64_t id, bool conflict);
+
+  /// Backup contents small enough to live in the database (content-addressed
+  /// by raw SHA-256): one row instead of one more inode per version.
+  Status PutObject(const std::string& hash, std::string_view content);
+  std::optional<std::string> GetObject(const std::string& hash);
+  Status DeleteObject(const std::string& hash);
 
   Status AddEvent(const EventRecord& event);
   std::vector<EventRecord> Events(const std::string& path, int limit);
