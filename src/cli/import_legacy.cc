@@ -149,10 +149,10 @@ struct IncronLine {
 
 bool IsKnownMaskToken(const std::string& token) {
   static const char* const kNames[] = {
-      "IN_ACCESS",      "IN_MODIFY",     "IN_ATTRIB",        "IN_CLOSE_WRITE", "IN_CLOSE_NOWRITE",
-      "IN_OPEN",        "IN_MOVED_FROM", "IN_MOVED_TO",      "IN_CREATE",      "IN_DELETE",
-      "IN_DELETE_SELF", "IN_MOVE_SELF",  "IN_CLOSE",         "IN_MOVE",        "IN_ALL_EVENTS",
-      "IN_ONLYDIR",     "IN_DONT_FOLLOW", "IN_MASK_ADD",     "IN_ONESHOT",     "IN_NO_LOOP",
+      "IN_ACCESS",      "IN_MODIFY",      "IN_ATTRIB",   "IN_CLOSE_WRITE", "IN_CLOSE_NOWRITE",
+      "IN_OPEN",        "IN_MOVED_FROM",  "IN_MOVED_TO", "IN_CREATE",      "IN_DELETE",
+      "IN_DELETE_SELF", "IN_MOVE_SELF",   "IN_CLOSE",    "IN_MOVE",        "IN_ALL_EVENTS",
+      "IN_ONLYDIR",     "IN_DONT_FOLLOW", "IN_MASK_ADD", "IN_ONESHOT",     "IN_NO_LOOP",
       "IN_EXCL_UNLINK",
   };
   for (const char* name : kNames) {
@@ -387,8 +387,8 @@ void Importer::ReadIni(const std::string& text) {
 
     if (target == nullptr) {
       if (!in_dropped_section) {
-        Warn(where + ": not imported, a command before any [/full/path] header: " +
-             CommentSafe(line));
+        Warn(where +
+             ": not imported, a command before any [/full/path] header: " + CommentSafe(line));
       }
       continue;
     }
@@ -499,7 +499,13 @@ Status CheckPeers(const std::vector<std::pair<std::string, std::string>>& peers)
     std::string what = "--peer " + CommentSafe(name) + "=" + CommentSafe(dest);
     if (name.empty()) return Status::Error(what + ": the peer name is empty (NAME=DEST)");
     if (dest.empty()) return Status::Error(what + ": the ssh destination is empty (NAME=DEST)");
-    if (dest[0] == '-') return Status::Error(what + ": the ssh destination must not start with '-'");
+    // As in the config: words before the last are ssh options, the last is
+    // the destination and must not look like an option.
+    size_t last = dest.find_last_of(" \t");
+    std::string host = last == std::string::npos ? dest : dest.substr(last + 1);
+    if (host.empty() || host[0] == '-') {
+      return Status::Error(what + ": DEST must end with the ssh destination, not an option");
+    }
     if (!IsValidUtf8(name) || !IsValidUtf8(dest)) {
       return Status::Error(what + ": not valid UTF-8");
     }
@@ -537,13 +543,27 @@ std::string TomlQuote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\f': out += "\\f"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
           char esc[8];
@@ -559,8 +579,8 @@ std::string TomlQuote(const std::string& s) {
 }
 
 Result<LegacyImport> ImportLegacy(const std::string& incrontab_text,
-                                  const std::string& incrontab_name,
-                                  const std::string& ini_text, const std::string& ini_name,
+                                  const std::string& incrontab_name, const std::string& ini_text,
+                                  const std::string& ini_name,
                                   const std::vector<std::pair<std::string, std::string>>& peers) {
   Status peers_ok = CheckPeers(peers);
   if (!peers_ok.ok()) return peers_ok;
@@ -569,8 +589,9 @@ Result<LegacyImport> ImportLegacy(const std::string& incrontab_text,
   importer.ReadIncrontab(incrontab_text);
   importer.ReadIni(ini_text);
   if (peers.empty()) {
-    importer.Warn("no --peer given: add the other node as a [[peer]] to the config, or this "
-                  "node syncs with nobody");
+    importer.Warn(
+        "no --peer given: add the other node as a [[peer]] to the config, or this "
+        "node syncs with nobody");
   }
   LegacyImport result;
   result.toml = importer.Emit(peers);
@@ -614,7 +635,8 @@ int CmdImportLegacy(const std::string& incrontab_path, const std::string& ini_pa
     ini_text = std::move(*ini);
   }
 
-  Result<LegacyImport> imported = ImportLegacy(*incrontab, incrontab_path, ini_text, ini_path, peers);
+  Result<LegacyImport> imported =
+      ImportLegacy(*incrontab, incrontab_path, ini_text, ini_path, peers);
   if (!imported.ok()) {
     std::fprintf(stderr, "%s\n", imported.status().ToString().c_str());
     return 2;

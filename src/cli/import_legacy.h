@@ -28,11 +28,12 @@ struct LegacyImport {
 /// lines) and an optional syncr.ini (`[/full/path]` followed by one command a
 /// line) into a syncr.toml. `*_name` label the inputs in warnings. `peers`
 /// are (name, ssh destination) pairs; none gives a commented-out template
-/// and a warning. Fails only on an invalid peer (empty or duplicate name,
-/// empty destination or one starting with '-').
+/// and a warning. Fails only on an invalid peer (empty or duplicate name, or
+/// an `ssh` value whose last word, the destination, is empty or starts with
+/// '-'; words before it are ssh options, as in the config).
 Result<LegacyImport> ImportLegacy(const std::string& incrontab_text,
-                                  const std::string& incrontab_name,
-                                  const std::string& ini_text, const std::string& ini_name,
+                                  const std::string& incrontab_name, const std::string& ini_text,
+                                  const std::string& ini_name,
                                   const std::vector<std::pair<std::string, std::string>>& peers);
 
 /// `syncr import-legacy`: reads the files, prints the TOML on stdout and the

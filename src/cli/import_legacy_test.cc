@@ -96,8 +96,7 @@ TEST(ImportLegacyConvert, ThreeLinesWithIniParseBack) {
   EXPECT_EQ(config.sync[0].path, "/etc/hosts");
   EXPECT_TRUE(config.sync[0].actions.empty());
   EXPECT_EQ(config.sync[1].path, "/etc/rsyslog.d/xenserver.conf");
-  EXPECT_EQ(config.sync[1].actions, (std::vector<std::string>{"systemctl stop rsyslog",
-                                                              "sleep 5s",
+  EXPECT_EQ(config.sync[1].actions, (std::vector<std::string>{"systemctl stop rsyslog", "sleep 5s",
                                                               "systemctl start rsyslog"}));
   EXPECT_EQ(config.sync[2].path, "/etc/nginx");
   EXPECT_EQ(config.sync[2].actions,
@@ -125,8 +124,8 @@ TEST(ImportLegacyConvert, ThreeLinesWithIniParseBack) {
 TEST(ImportLegacyConvert, IniIsOptional) {
   LegacyImport imported = Import(kIncrontab);
   Config config = Parse(imported);
-  EXPECT_EQ(Paths(config),
-            (std::vector<std::string>{"/etc/hosts", "/etc/rsyslog.d/xenserver.conf", "/etc/nginx"}));
+  EXPECT_EQ(Paths(config), (std::vector<std::string>{"/etc/hosts", "/etc/rsyslog.d/xenserver.conf",
+                                                     "/etc/nginx"}));
   for (const SyncEntry& entry : config.sync) EXPECT_TRUE(entry.actions.empty());
 }
 
@@ -169,14 +168,14 @@ TEST(ImportLegacyIncrontab, AnyScriptPathCounts) {
 
 TEST(ImportLegacyIncrontab, MalformedLinesAreWarnedWithTheirLine) {
   LegacyImport imported = Import(Doc({
-      "/etc/hosts",                                        // 1: path only
-      "/etc/a IN_CLOSE_WRITE",                             // 2: no command
-      "/etc/b IN_CLOSE_WIRTE /opt/syncr.sh $@",            // 3: typo in the mask
-      "etc/c IN_CLOSE_WRITE /opt/syncr.sh $@",             // 4: relative
-      "/etc/../d IN_CLOSE_WRITE /opt/syncr.sh $@",         // 5: ..
-      "/ IN_CLOSE_WRITE /opt/syncr.sh $@",                 // 6: the root
-      "/etc/ok IN_CLOSE_WRITE,IN_NO_LOOP /opt/syncr.sh",   // 7: fine
-      "/etc/ok2 0x8 /opt/syncr.sh",                        // 8: numeric mask, fine
+      "/etc/hosts",                                       // 1: path only
+      "/etc/a IN_CLOSE_WRITE",                            // 2: no command
+      "/etc/b IN_CLOSE_WIRTE /opt/syncr.sh $@",           // 3: typo in the mask
+      "etc/c IN_CLOSE_WRITE /opt/syncr.sh $@",            // 4: relative
+      "/etc/../d IN_CLOSE_WRITE /opt/syncr.sh $@",        // 5: ..
+      "/ IN_CLOSE_WRITE /opt/syncr.sh $@",                // 6: the root
+      "/etc/ok IN_CLOSE_WRITE,IN_NO_LOOP /opt/syncr.sh",  // 7: fine
+      "/etc/ok2 0x8 /opt/syncr.sh",                       // 8: numeric mask, fine
   }));
   Config config = Parse(imported);
   EXPECT_EQ(Paths(config), (std::vector<std::string>{"/etc/ok", "/etc/ok2"}));
@@ -234,8 +233,8 @@ TEST(ImportLegacyIncrontab, SyncrsOwnStateIsRefused) {
 }
 
 TEST(ImportLegacyIncrontab, CrlfLineEndings) {
-  LegacyImport imported = Import("/etc/hosts IN_CLOSE_WRITE /opt/syncr.sh $@\r\n",
-                                 "[/etc/hosts]\r\necho hi\r\n");
+  LegacyImport imported =
+      Import("/etc/hosts IN_CLOSE_WRITE /opt/syncr.sh $@\r\n", "[/etc/hosts]\r\necho hi\r\n");
   Config config = Parse(imported);
   ASSERT_EQ(config.sync.size(), 1u);
   EXPECT_EQ(config.sync[0].path, "/etc/hosts");
@@ -243,12 +242,13 @@ TEST(ImportLegacyIncrontab, CrlfLineEndings) {
 }
 
 TEST(ImportLegacyIni, SectionNotInIncrontabBecomesACommentedEntry) {
-  LegacyImport imported = Import("/etc/hosts IN_CLOSE_WRITE /opt/syncr.sh $@\n", Doc({
-                                     "[/etc/hosts]",
-                                     "echo hosts",
-                                     "[/etc/ntp.conf]",
-                                     "systemctl restart ntp",
-                                 }));
+  LegacyImport imported =
+      Import("/etc/hosts IN_CLOSE_WRITE /opt/syncr.sh $@\n", Doc({
+                                                                 "[/etc/hosts]",
+                                                                 "echo hosts",
+                                                                 "[/etc/ntp.conf]",
+                                                                 "systemctl restart ntp",
+                                                             }));
   Config config = Parse(imported);
   ASSERT_EQ(config.sync.size(), 2u);
   EXPECT_EQ(config.sync[1].path, "/etc/ntp.conf");
@@ -264,15 +264,15 @@ TEST(ImportLegacyIni, CommandsOutsideAnImportedSectionAreWarned) {
                                      "/etc/a/b IN_CLOSE_WRITE /opt/syncr.sh $@",
                                  }),
                                  Doc({
-                                     "echo orphan",      // 1: before any header
-                                     "[/etc/a/b]",       // 2: its incron line was skipped
-                                     "echo inner",       // 3
-                                     "[etc/relative",    // 4: malformed header
-                                     "echo lost",        // 5
-                                     "[/etc/a/c]",       // 6: inside /etc/a
-                                     "echo c",           // 7
-                                     "[/etc/a]",         // 8
-                                     "echo a",           // 9
+                                     "echo orphan",    // 1: before any header
+                                     "[/etc/a/b]",     // 2: its incron line was skipped
+                                     "echo inner",     // 3
+                                     "[etc/relative",  // 4: malformed header
+                                     "echo lost",      // 5
+                                     "[/etc/a/c]",     // 6: inside /etc/a
+                                     "echo c",         // 7
+                                     "[/etc/a]",       // 8
+                                     "echo a",         // 9
                                  }));
   Config config = Parse(imported);
   ASSERT_EQ(config.sync.size(), 1u);
@@ -297,8 +297,8 @@ TEST(ImportLegacyToml, QuotesAndBackslashesSurvive) {
   const std::string path = "/etc/we\"ird\\name";
   const std::string action = "printf '%s\\n' \"$SYNCR_PATH\" | tee -a /tmp/log\t# \"x\"";
   std::string incrontab = "/etc/we\"ird\\\\name IN_CLOSE_WRITE /opt/syncr.sh $@\n";
-  LegacyImport imported = Import(incrontab, "[" + path + "]\n" + action + "\n",
-                                 {{"peer \"q\"", "root@peer\\b"}});
+  LegacyImport imported =
+      Import(incrontab, "[" + path + "]\n" + action + "\n", {{"peer \"q\"", "root@peer\\b"}});
   Config config = Parse(imported);
   ASSERT_EQ(config.sync.size(), 1u) << Warnings(imported);
   EXPECT_EQ(config.sync[0].path, path);
@@ -318,9 +318,10 @@ TEST(ImportLegacyToml, TomlQuoteEscapes) {
 
 TEST(ImportLegacyToml, BadBytesNeverBreakTheOutput) {
   // Invalid UTF-8 and control characters end up in warnings and comments.
-  std::string incrontab = "/etc/\xff IN_CLOSE_WRITE /opt/syncr.sh $@\n"
-                          "/etc/x\x01y IN_CLOSE_WRITE /usr/bin/other \x02\n"
-                          "/etc/hosts IN_CLOSE_WRITE /opt/syncr.sh $@\n";
+  std::string incrontab =
+      "/etc/\xff IN_CLOSE_WRITE /opt/syncr.sh $@\n"
+      "/etc/x\x01y IN_CLOSE_WRITE /usr/bin/other \x02\n"
+      "/etc/hosts IN_CLOSE_WRITE /opt/syncr.sh $@\n";
   LegacyImport imported = Import(incrontab, "[/etc/hosts]\necho \xc3\x28\n");
   Config config = Parse(imported);
   EXPECT_EQ(Paths(config), (std::vector<std::string>{"/etc/hosts"}));
@@ -338,10 +339,19 @@ TEST(ImportLegacyPeers, NoPeerGivesATemplateAndAWarning) {
   EXPECT_TRUE(HasWarning(imported, "", "no --peer given"));
 }
 
+TEST(ImportLegacyPeers, SshOptionsBeforeTheDestination) {
+  LegacyImport imported =
+      Import(kIncrontab, "", {{"legacy-b", "-F /etc/syncr/ssh_config legacy-b"}});
+  Config config = Parse(imported);
+  ASSERT_EQ(config.peers.size(), 1u);
+  EXPECT_EQ(config.peers[0].ssh, "-F /etc/syncr/ssh_config legacy-b");
+}
+
 TEST(ImportLegacyPeers, BadPeersAreRefused) {
   for (const Peers& peers : std::vector<Peers>{{{"", "root@b"}},
                                                {{"b", ""}},
                                                {{"b", "-oProxyCommand=x"}},
+                                               {{"b", "root@b -v"}},
                                                {{"b", "root@b"}, {"b", "root@c"}}}) {
     Result<LegacyImport> result = ImportLegacy(kIncrontab, "incrontab", "", "", peers);
     EXPECT_FALSE(result.ok()) << peers[0].first << "=" << peers[0].second;

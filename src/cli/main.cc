@@ -5,7 +5,10 @@
 #include <string>
 #include <unistd.h>
 
+#include <vector>
+
 #include "cli/commands.h"
+#include "cli/import_legacy.h"
 
 namespace {
 
@@ -72,6 +75,17 @@ int main(int argc, char** argv) {
   auto* check = app.add_subcommand("check", "validate the config; exit 2 naming file:line");
   check->add_option("-c,--config", config, config_help);
 
+  std::string incrontab;
+  std::string ini;
+  std::vector<std::string> peer_specs;
+  auto* import_legacy = app.add_subcommand(
+      "import-legacy", "print a config (TOML) equivalent to a legacy incrontab + syncr.ini");
+  import_legacy->add_option("--incrontab", incrontab, "the legacy incrontab (`incrontab -l`)")
+      ->required();
+  import_legacy->add_option("--ini", ini, "the legacy syncr.ini (default: none)");
+  import_legacy->add_option("--peer", peer_specs,
+                            "NAME=DEST: a peer reached by `ssh DEST` (repeat for more peers)");
+
   auto* demo = app.add_subcommand("demo", "a two-node cluster in a temp folder, shown working");
 
   try {
@@ -89,6 +103,7 @@ int main(int argc, char** argv) {
   if (*diff) return syncr::CmdDiff(config, path, generation);
   if (*log) return syncr::CmdLog(config, path, count);
   if (*check) return syncr::CmdCheck(config);
+  if (*import_legacy) return syncr::CmdImportLegacy(incrontab, ini, peer_specs);
   if (*demo) return syncr::CmdDemo(SelfPath(argv[0]));
   return 2;
 }
