@@ -255,6 +255,28 @@ int CmdDiff(const std::string& config_flag, const std::string& path, int generat
   return rc > 1 ? 1 : 0;
 }
 
+int CmdResolve(const std::string& config_flag, const std::string& path, const std::string& take) {
+  int code = 0;
+  std::optional<Config> config = Load(config_flag, &code);
+  if (!config) return code;
+  wire::ControlRequest request;
+  request.mutable_resolve()->set_path(path);
+  request.mutable_resolve()->set_take(take);
+  Result<wire::ControlReply> reply = SendControl(config->node.socket, request);
+  if (!reply.ok()) {
+    std::fprintf(stderr, "syncr resolve: %s\n", reply.status().ToString().c_str());
+    return 1;
+  }
+  if (!reply->ok()) {
+    std::fprintf(stderr, "syncr resolve: %s\n", reply->error().c_str());
+    return 1;
+  }
+  std::printf("resolved the conflict on %s%s; the resolution replicates to every node\n",
+              path.c_str(), take.empty() ? " (kept the current content)"
+                                         : (" (took the version from " + take + ")").c_str());
+  return 0;
+}
+
 int CmdLog(const std::string& config_flag, const std::string& path, int count) {
   int code = 0;
   std::optional<Config> config = Load(config_flag, &code);

@@ -11,6 +11,7 @@ int CmdStatus(const std::string& config_flag, bool json);
 int CmdHistory(const std::string& config_flag, const std::string& path, bool json);
 int CmdRestore(const std::string& config_flag, const std::string& path, int generation);
 int CmdDiff(const std::string& config_flag, const std::string& path, int generation);
+int CmdResolve(const std::string& config_flag, const std::string& path, const std::string& take);
 int CmdLog(const std::string& config_flag, const std::string& path, int count);
 int CmdDaemon(const std::string& config_flag);
 int CmdConnect(const std::string& config_flag, const std::string& socket_flag);

@@ -72,6 +72,12 @@ int main(int argc, char** argv) {
   log->add_option("-n", count, "how many")->check(CLI::PositiveNumber);
   log->add_option("-c,--config", config, config_help);
 
+  std::string take;
+  auto* resolve = app.add_subcommand("resolve", "acknowledge the conflict on PATH");
+  resolve->add_option("path", path, "a synced path in conflict")->required();
+  resolve->add_option("--take", take, "put back the losing version that came from NODE");
+  resolve->add_option("-c,--config", config, config_help);
+
   auto* check = app.add_subcommand("check", "validate the config; exit 2 naming file:line");
   check->add_option("-c,--config", config, config_help);
 
@@ -103,6 +109,7 @@ int main(int argc, char** argv) {
   if (*diff) return syncr::CmdDiff(config, path, generation);
   if (*log) return syncr::CmdLog(config, path, count);
   if (*check) return syncr::CmdCheck(config);
+  if (*resolve) return syncr::CmdResolve(config, path, take);
   if (*import_legacy) return syncr::CmdImportLegacy(incrontab, ini, peer_specs);
   if (*demo) return syncr::CmdDemo(SelfPath(argv[0]));
   return 2;

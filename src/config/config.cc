@@ -292,11 +292,16 @@ const toml::array* ConfigParser::TableArray(const toml::table& doc, std::string_
 Config ConfigParser::Parse(const toml::table& doc) {
   Config config;
   config.source = source_;
-  CheckKeys(doc, "", {"node", "peer", "backup", "limits", "sync"});
+  CheckKeys(doc, "", {"node", "peer", "backup", "limits", "metadata", "sync"});
   ParseNode(doc, &config.node);
   ParsePeers(doc, &config.peers);
   ParseBackup(doc, &config.backup);
   ParseLimits(doc, &config.limits);
+  if (const toml::table* t = Table(doc, "metadata")) {
+    CheckKeys(*t, "[metadata]", {"acls", "xattrs"});
+    GetBool(*t, "acls", "[metadata]", &config.metadata.acls);
+    GetBool(*t, "xattrs", "[metadata]", &config.metadata.xattrs);
+  }
   ParseSyncs(doc, &config.sync);
 
   int node_name_line = 0;

@@ -42,6 +42,11 @@ struct LimitsConfig {
   int handshake_timeout_ms = 10000;
 };
 
+struct MetadataConfig {
+  bool acls = true;    ///< POSIX ACLs (system.posix_acl_access/default xattrs)
+  bool xattrs = true;  ///< user.*, security.* (SELinux labels) and trusted.* xattrs
+};
+
 struct SyncEntry {
   std::string path;                      ///< absolute, normalised, the same on every node
   std::vector<std::string> exclude;      ///< globs on the name, or the relative path if it has '/'
@@ -57,6 +62,7 @@ struct Config {
   std::vector<PeerConfig> peers;
   BackupConfig backup;
   LimitsConfig limits;
+  MetadataConfig metadata;
   std::vector<SyncEntry> sync;
 
   /// The entry that syncs `path` (itself or an ancestor), or nullptr.

@@ -935,6 +935,19 @@ void DaemonImpl::OnSessionFrame(Session& session, const wire::Frame& frame) {
         if (frame.control().has_status()) {
           r->set_ok(true);
           *r->mutable_status() = BuildStatus();
+        } else if (frame.control().has_resolve()) {
+          const wire::ResolveRequest& req = frame.control().resolve();
+          Result<Change> change = node_->Resolve(req.path(), req.take());
+          r->set_ok(change.ok());
+          if (!change.ok()) {
+            r->set_error(change.status().ToString());
+          } else {
+            Event(req.path(), spdlog::level::info,
+                  "conflict on " + req.path() + " resolved by the operator" +
+                      (req.take().empty() ? ", keeping the current content"
+                                          : ", taking the version from " + req.take()));
+            OnLocalChange(*change);
+          }
         } else {
           r->set_ok(false);
           r->set_error("this request is not supported by this daemon");

@@ -10,6 +10,16 @@ bool Exists(wire::Kind kind) { return kind != wire::KIND_NONE && kind != wire::K
 
 }  // namespace
 
+bool SameXattrs(const wire::Metadata& meta,
+                const std::vector<std::pair<std::string, std::string>>& xattrs) {
+  if (static_cast<size_t>(meta.xattrs_size()) != xattrs.size()) return false;
+  for (size_t i = 0; i < xattrs.size(); ++i) {
+    const wire::Xattr& x = meta.xattrs(static_cast<int>(i));
+    if (x.name() != xattrs[i].first || x.value() != xattrs[i].second) return false;
+  }
+  return true;
+}
+
 bool IsRealChange(const Version* stored, const Observed& observed, bool compare_owner) {
   const wire::Kind stored_kind = stored ? stored->kind() : wire::KIND_NONE;
   if (!Exists(stored_kind) || !Exists(observed.kind)) {
@@ -19,6 +29,7 @@ bool IsRealChange(const Version* stored, const Observed& observed, bool compare_
   if (stored->hash() != observed.hash) return true;
   if (observed.kind == wire::KIND_SYMLINK) return false;  // a link's mode means nothing
   if (stored->meta().mode() != observed.mode) return true;
+  if (!SameXattrs(stored->meta(), observed.xattrs)) return true;
   if (compare_owner &&
       (stored->meta().uid() != observed.uid || stored->meta().gid() != observed.gid)) {
     return true;
@@ -37,6 +48,13 @@ std::string EventName(const Version* before, const Version& after) {
 bool SameState(const Version& a, const Version& b) {
   if (Exists(a.kind()) != Exists(b.kind())) return false;
   if (!Exists(a.kind())) return true;
+  if (a.meta().xattrs_size() != b.meta().xattrs_size()) return false;
+  for (int i = 0; i < a.meta().xattrs_size(); ++i) {
+    if (a.meta().xattrs(i).name() != b.meta().xattrs(i).name() ||
+        a.meta().xattrs(i).value() != b.meta().xattrs(i).value()) {
+      return false;
+    }
+  }
   return a.kind() == b.kind() && a.hash() == b.hash() && a.meta().mode() == b.meta().mode() &&
          a.meta().uid() == b.meta().uid() && a.meta().gid() == b.meta().gid();
 }

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/version_vector.h"
 #include "net/proto/syncr.pb.h"
@@ -22,7 +24,12 @@ struct Observed {
   int64_t mtime_ns = 0;
   uint64_t size = 0;
   std::string link_target;
+  std::vector<std::pair<std::string, std::string>> xattrs;  ///< managed ones, sorted
 };
+
+/// True when `meta` carries exactly `xattrs` (both sorted by name).
+bool SameXattrs(const wire::Metadata& meta,
+                const std::vector<std::pair<std::string, std::string>>& xattrs);
 
 /// SPEC 2: a new version is made by a change of content, mode, owner or
 /// existence; a close, an unchanged rewrite or an mtime alone is not one.

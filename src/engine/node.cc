@@ -49,6 +49,9 @@ Result<Observed> Node::ObserveDisk(const std::string& path, std::string* content
   obs.gid = snap->info.gid;
   obs.mtime_ns = snap->info.mtime_ns;
   obs.size = snap->info.size;
+  for (auto& [xname, value] : snap->xattrs) {
+    if (ManagedXattr(xname)) obs.xattrs.emplace_back(xname, std::move(value));
+  }
   if (obs.kind == wire::KIND_FILE) obs.hash = Sha256(snap->content);
   if (obs.kind == wire::KIND_SYMLINK) {
     obs.link_target = snap->link_target;
@@ -113,6 +116,11 @@ Result<std::optional<Change>> Node::ScanLocal(const std::string& path) {
     m->set_group(GroupName(obs->gid));
     m->set_mtime_ns(obs->mtime_ns);
     m->set_size(obs->size);
+    for (const auto& [xname, value] : obs->xattrs) {
+      wire::Xattr* x = m->add_xattrs();
+      x->set_name(xname);
+      x->set_value(value);
+    }
   }
 
   StateStore::Batch batch(store_);
@@ -123,10 +131,30 @@ Result<std::optional<Change>> Node::ScanLocal(const std::string& path) {
   return std::optional<Change>(Change{v, EventName(before, v)});
 }
 
+std::vector<std::string> Node::XattrPrefixes() const {
+  std::vector<std::string> prefixes;
+  if (config_.metadata.acls) prefixes.push_back("system.posix_acl_");
+  if (config_.metadata.xattrs) {
+    prefixes.insert(prefixes.end(), {"user.", "security.", "trusted."});
+  }
+  return prefixes;
+}
+
+bool Node::ManagedXattr(const std::string& name) const {
+  for (const std::string& p : XattrPrefixes()) {
+    if (name.compare(0, p.size(), p) == 0) return true;
+  }
+  return false;
+}
+
 WriteMeta Node::MetaFor(const wire::Version& remote) const {
   WriteMeta meta;
   meta.mode = remote.meta().mode() & 07777;
   meta.mtime_ns = remote.meta().mtime_ns();
+  meta.xattr_prefixes = XattrPrefixes();
+  for (const wire::Xattr& x : remote.meta().xattrs()) {
+    if (ManagedXattr(x.name())) meta.xattrs.emplace_back(x.name(), x.value());
+  }
   if (is_root_) {
     meta.uid = LookupUser(remote.meta().user()).value_or(remote.meta().uid());
     meta.gid = LookupGroup(remote.meta().group()).value_or(remote.meta().gid());
@@ -354,6 +382,21 @@ Status Node::Record(PendingApply& p, ApplyOutcome* out) {
     *p.applied.mutable_vv() = Merge(local->vv(), remote.vv());
     p.applied.set_conflict(true);
   }
+  if (p.applied.kind() == wire::KIND_FILE || p.applied.kind() == wire::KIND_DIRECTORY) {
+    // Store the xattrs this disk really holds (a label the local policy
+    // refused is absent), so that the echo scan finds no change.
+    Result<Xattrs> there = disk_.GetXattrs(config_.DiskPath(p.applied.path()));
+    if (there.ok()) {
+      wire::Metadata* m = p.applied.mutable_meta();
+      m->clear_xattrs();
+      for (const auto& [xname, value] : *there) {
+        if (!ManagedXattr(xname)) continue;
+        wire::Xattr* x = m->add_xattrs();
+        x->set_name(xname);
+        x->set_value(value);
+      }
+    }
+  }
   if (Status s = store_.PutFile(p.applied); !s.ok()) return s;
   RememberStat(p.applied.path());
   if (p.applied.kind() == wire::KIND_FILE) {
@@ -375,6 +418,46 @@ Result<std::string> Node::ContentFor(const wire::Version& version) {
   if (kept.ok() && Sha256(*kept) == version.hash()) return kept;
   return Status::Error(version.path() + ": the content of version " + ToString(version.vv()) +
                        " is neither on disk nor in the backups");
+}
+
+Result<Change> Node::Resolve(const std::string& path, const std::string& take) {
+  std::optional<wire::Version> stored = store_.GetFile(path);
+  if (!stored || !stored->conflict()) return Status::Error("no conflict to resolve on " + path);
+  wire::Version v = *stored;
+  Bump(v.mutable_vv(), name());
+  v.set_conflict(false);
+  v.set_origin(name());
+  v.set_change_ns(WallNs());
+  std::string event = "metadata";
+  StateStore::Batch batch(store_);
+  if (!take.empty() && take != stored->origin()) {
+    std::vector<Generation> gens = store_.Generations(path);
+    int n = 0;
+    for (size_t i = 0; i < gens.size() && n == 0; ++i) {
+      if (gens[i].conflict && gens[i].origin == take) n = static_cast<int>(i) + 1;
+    }
+    if (n == 0) {
+      return Status::Error(path + ": no kept conflict version from " + take +
+                           " (see syncr history " + path + ")");
+    }
+    Result<std::string> content = backups_.Content(path, n);
+    if (!content.ok()) return content.status();
+    const wire::Version& loser = gens[static_cast<size_t>(n) - 1].version;
+    WriteMeta meta = MetaFor(loser);
+    meta.mtime_ns = WallNs();
+    if (Status s = disk_.ReplaceFile(config_.DiskPath(path), *content, meta); !s.ok()) return s;
+    v.set_kind(wire::KIND_FILE);
+    v.set_hash(loser.hash());
+    *v.mutable_meta() = loser.meta();
+    v.mutable_meta()->set_mtime_ns(meta.mtime_ns);
+    v.mutable_meta()->set_uid(meta.uid.value_or(geteuid()));
+    v.mutable_meta()->set_gid(meta.gid.value_or(getegid()));
+    if (Status s = backups_.Record(v, *content, false); !s.ok()) return s;
+    event = "modified";
+  }
+  if (Status s = store_.PutFile(v); !s.ok()) return s;
+  RememberStat(path);
+  return Change{v, event};
 }
 
 bool Node::ForgetIfMissingAtStart(const std::string& path) {

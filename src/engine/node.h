@@ -54,6 +54,12 @@ class Node {
   /// otherwise generation 1 of the backups (which always holds it).
   Result<std::string> ContentFor(const wire::Version& version);
 
+  /// Acknowledges the conflict on `path`: keeps the current content, or with
+  /// `take` set puts back the losing content that came from node `take`. Either
+  /// way a new version without the conflict mark is made; it replicates and
+  /// clears the conflict on every node.
+  Result<Change> Resolve(const std::string& path, const std::string& take);
+
   /// A path the store knows but that is missing at start is not a deletion
   /// (a node that came up empty must not wipe its peers): forget our claim
   /// to it so that catch-up brings it back. Returns true if it was missing.
@@ -66,6 +72,9 @@ class Node {
   void FinishBatch(std::vector<PendingApply>* pending, std::vector<Result<ApplyOutcome>>* results);
   Status Record(PendingApply& p, ApplyOutcome* out);
   WriteMeta MetaFor(const wire::Version& remote) const;
+  /// The xattr namespaces this node replicates ([metadata] acls, xattrs).
+  std::vector<std::string> XattrPrefixes() const;
+  bool ManagedXattr(const std::string& name) const;
   Status WriteToDisk(const wire::Update& update, const wire::Version* local, wire::Version* stored);
 
   /// Stat of each path when its stored version was last confirmed against

@@ -28,6 +28,7 @@ constexpr int64_t kRemoteMtime = 1'600'000'000'123'456'789;
 class FaultyDisk : public Disk {
  public:
   Result<FileInfo> Lstat(const std::string& path) override { return Real().Lstat(path); }
+  Result<Xattrs> GetXattrs(const std::string& path) override { return Real().GetXattrs(path); }
   Result<Snapshot> Observe(const std::string& path, uint64_t max_bytes) override {
     return Real().Observe(path, max_bytes);
   }

@@ -34,11 +34,14 @@ struct FileInfo {
   uint64_t dev = 0;
 };
 
+using Xattrs = std::vector<std::pair<std::string, std::string>>;  ///< sorted by name
+
 /// What a path holds right now, read consistently through one descriptor.
 struct Snapshot {
   FileInfo info;
   std::string content;      ///< file content (files only)
   std::string link_target;  ///< symlinks only
+  Xattrs xattrs;            ///< files and directories, where the filesystem has them
 };
 
 /// Metadata to put on a file as it is written.
@@ -47,6 +50,10 @@ struct WriteMeta {
   std::optional<uid_t> uid;  ///< unset: leave the owner alone (not root)
   std::optional<gid_t> gid;
   int64_t mtime_ns = 0;
+  /// With set: make the xattrs whose names start with one of these prefixes
+  /// exactly `xattrs` (removing the others with those prefixes).
+  std::vector<std::string> xattr_prefixes;
+  Xattrs xattrs;
 };
 
 class Disk {
@@ -55,6 +62,9 @@ class Disk {
 
   /// Lstat only. A missing path is ok with type kMissing.
   virtual Result<FileInfo> Lstat(const std::string& path) = 0;
+
+  /// The xattrs of a file or directory (none for others or where unsupported).
+  virtual Result<Xattrs> GetXattrs(const std::string& path) = 0;
 
   /// Lstat + content. A missing path is ok with type kMissing. Content larger
   /// than `max_bytes` is an error naming the path and the limit.

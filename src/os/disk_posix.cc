@@ -1,8 +1,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <climits>
@@ -62,13 +64,68 @@ Status WriteAll(int fd, std::string_view data, const std::string& path) {
   return Status();
 }
 
+bool HasPrefix(const std::string& name, const std::vector<std::string>& prefixes) {
+  for (const std::string& p : prefixes) {
+    if (name.compare(0, p.size(), p) == 0) return true;
+  }
+  return false;
+}
+
+// Every xattr of an open file or directory; none where unsupported.
+Xattrs ReadXattrs(int fd) {
+  Xattrs out;
+  std::string names(1024, '\0');
+  ssize_t n;
+  while ((n = flistxattr(fd, names.data(), names.size())) < 0 && errno == ERANGE) {
+    names.resize(names.size() * 4);
+  }
+  if (n <= 0) return out;
+  for (size_t at = 0; at < static_cast<size_t>(n);) {
+    const std::string name(names.data() + at);
+    at += name.size() + 1;
+    std::string value(256, '\0');
+    ssize_t v;
+    while ((v = fgetxattr(fd, name.c_str(), value.data(), value.size())) < 0 && errno == ERANGE) {
+      value.resize(value.size() * 4);
+    }
+    if (v < 0) continue;
+    value.resize(static_cast<size_t>(v));
+    out.emplace_back(name, std::move(value));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Status ApplyXattrs(int fd, const WriteMeta& meta, const std::string& path) {
+  if (meta.xattr_prefixes.empty()) return Status();
+  for (const auto& [name, value] : ReadXattrs(fd)) {
+    if (!HasPrefix(name, meta.xattr_prefixes)) continue;
+    bool wanted = false;
+    for (const auto& w : meta.xattrs) wanted |= w.first == name;
+    if (!wanted && fremovexattr(fd, name.c_str()) != 0 && errno != ENODATA) {
+      return Status::Sys("removexattr " + name, path, errno);
+    }
+  }
+  for (const auto& [name, value] : meta.xattrs) {
+    if (!HasPrefix(name, meta.xattr_prefixes)) continue;
+    if (fsetxattr(fd, name.c_str(), value.data(), value.size(), 0) != 0) {
+      // A label the local policy refuses is not worth losing the file over.
+      if (name.rfind("security.", 0) == 0 && (errno == EPERM || errno == ENOTSUP)) continue;
+      return Status::Sys("setxattr " + name, path, errno);
+    }
+  }
+  return Status();
+}
+
 Status ApplyMeta(int fd, const WriteMeta& meta, const std::string& path) {
   if (meta.uid || meta.gid) {
     if (fchown(fd, meta.uid.value_or(-1), meta.gid.value_or(-1)) != 0) {
       return Status::Sys("fchown", path, errno);
     }
   }
-  // After fchown: chown clears set-id bits, so the mode goes on last.
+  if (Status s = ApplyXattrs(fd, meta, path); !s.ok()) return s;
+  // After fchown: chown clears set-id bits, so the mode goes on last (and
+  // after the ACL, whose mask entry it must win over).
   if (fchmod(fd, meta.mode & 07777) != 0) return Status::Sys("fchmod", path, errno);
   timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(meta.mtime_ns)};
   if (futimens(fd, times) != 0) return Status::Sys("futimens", path, errno);
@@ -101,6 +158,15 @@ class PosixDiskImpl final : public Disk {
     return InfoFromStat(st);
   }
 
+  Result<Xattrs> GetXattrs(const std::string& path) override {
+    Fd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    if (fd.get() < 0) {
+      if (errno == ELOOP || errno == ENOENT || errno == ENXIO) return Xattrs{};
+      return Status::Sys("open", path, errno);
+    }
+    return ReadXattrs(fd.get());
+  }
+
   Result<Snapshot> Observe(const std::string& path, uint64_t max_bytes) override {
     Snapshot snap;
     struct stat st {};
@@ -117,6 +183,11 @@ class PosixDiskImpl final : public Disk {
       snap.link_target = std::move(target);
       return snap;
     }
+    if (snap.info.type == FileType::kDirectory) {
+      Fd dir(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (dir.get() >= 0) snap.xattrs = ReadXattrs(dir.get());
+      return snap;
+    }
     if (snap.info.type != FileType::kFile) return snap;
 
     // Read through one descriptor and take the metadata from it, so content
@@ -129,6 +200,7 @@ class PosixDiskImpl final : public Disk {
     if (fstat(fd.get(), &st) != 0) return Status::Sys("fstat", path, errno);
     snap.info = InfoFromStat(st);
     if (snap.info.type != FileType::kFile) return snap;
+    snap.xattrs = ReadXattrs(fd.get());
     if (snap.info.size > max_bytes) {
       return Status::Error(path + ": " + std::to_string(snap.info.size) +
                            " bytes is more than max_file_bytes (" + std::to_string(max_bytes) +
