@@ -145,6 +145,11 @@ int CmdHistory(const std::string& config_flag, const std::string& path, bool jso
   int code = 0;
   std::optional<Config> config = Load(config_flag, &code);
   if (!config) return code;
+  if (!config->FindEntry(path)) {
+    std::fprintf(stderr, "syncr history: %s is not synced by %s\n", path.c_str(),
+                 config->source.c_str());
+    return 2;
+  }
   Result<std::unique_ptr<StateStore>> store = OpenStoreReadOnly(*config);
   if (!store.ok()) {
     std::fprintf(stderr, "syncr history: %s\n", store.status().ToString().c_str());
@@ -169,8 +174,8 @@ int CmdHistory(const std::string& config_flag, const std::string& path, bool jso
     return 0;
   }
   if (gens.empty()) {
-    std::printf("%s: no generations kept (not synced, or never changed)\n", path.c_str());
-    return config->FindEntry(path) ? 0 : 1;
+    std::printf("%s: no generations kept yet\n", path.c_str());
+    return 0;
   }
   std::printf("%-4s %-20s %10s  %-13s %-10s %-14s %s\n", "GEN", "TIME", "SIZE", "HASH", "ORIGIN",
               "VERSION", "NOTE");

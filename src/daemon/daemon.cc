@@ -130,6 +130,7 @@ class DaemonImpl {
   EventLoop loop_;
   InotifyWatcher watcher_;
   std::unique_ptr<StateStore> store_;
+  std::unique_ptr<Disk> disk_;
   std::unique_ptr<BackupStore> backups_;
   std::unique_ptr<Node> node_;
   std::unique_ptr<ActionRunner> actions_;
@@ -161,6 +162,7 @@ class DaemonImpl {
   std::map<std::string, wire::ActionResult> last_action_;
   std::vector<std::string> problems_;
   int64_t started_ns_ = WallNs();
+  bool starting_ = false;  // the start-up scan is running
 };
 
 // ---------------------------------------------------------------- start-up
@@ -171,8 +173,13 @@ Status DaemonImpl::Open() {
   Result<std::unique_ptr<StateStore>> store = StateStore::Open(config_.node.state_dir, false);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
-  backups_ = std::make_unique<BackupStore>(config_, PosixDisk(), *store_);
-  node_ = std::make_unique<Node>(config_, PosixDisk(), *store_, *backups_);
+  // Everything written for a synced path goes through the confined disk:
+  // below the directory that holds each entry, no symlink is followed.
+  std::vector<std::string> bases;
+  for (const SyncEntry& entry : config_.sync) bases.push_back(config_.DiskPath(DirName(entry.path)));
+  disk_ = NewConfinedDisk(bases);
+  backups_ = std::make_unique<BackupStore>(config_, *disk_, *store_);
+  node_ = std::make_unique<Node>(config_, *disk_, *store_, *backups_);
   actions_ = std::make_unique<ActionRunner>(loop_, [this](const ActionRun& run) {
     store_->AddActionRun(run);
     wire::ActionResult& last = last_action_[run.path];
@@ -217,6 +224,15 @@ Status DaemonImpl::WatchEntries() {
       }
     }
     watch_targets_[dir].names.insert(entry.path);
+    // Temp files of this entry left by a daemon killed mid-write.
+    Result<std::vector<std::pair<std::string, FileType>>> names = disk_->List(dir);
+    const std::string prefix = ".syncr-" + BaseName(entry.path) + ".";
+    if (!names.ok()) continue;
+    for (const auto& [name, type] : *names) {
+      if (type == FileType::kFile && IsSyncrTempName(name) && name.rfind(prefix, 0) == 0) {
+        disk_->Remove(dir + "/" + name);
+      }
+    }
   }
   return Status();
 }
@@ -271,8 +287,8 @@ void DaemonImpl::WatchTree(const std::string& path) {
 // applying them in order never meets a missing parent or a non-empty
 // directory it is told to remove.
 void DaemonImpl::ScanTree(const std::string& path, bool recursive) {
-  Result<Snapshot> snap = PosixDisk().Observe(config_.DiskPath(path), 0);
-  const bool is_dir = snap.ok() && snap->info.type == FileType::kDirectory;
+  Result<FileInfo> info = disk_->Lstat(config_.DiskPath(path));
+  const bool is_dir = info.ok() && info->type == FileType::kDirectory;
   if (is_dir && !recursive) {
     ScanNow(path);
     return;
@@ -295,7 +311,7 @@ void DaemonImpl::ScanTreeInto(const std::string& path, std::set<std::string>* se
   ScanNow(path);
   WatchTree(path);
   Result<std::vector<std::pair<std::string, FileType>>> names =
-      PosixDisk().List(config_.DiskPath(path));
+      disk_->List(config_.DiskPath(path));
   if (!names.ok()) {
     Event(path, spdlog::level::warn, "cannot list " + path + ": " + names.status().ToString());
     return;
@@ -303,6 +319,11 @@ void DaemonImpl::ScanTreeInto(const std::string& path, std::set<std::string>* se
   std::sort(names->begin(), names->end());
   for (const auto& [name, type] : *names) {
     const std::string child = path + "/" + name;
+    if (IsSyncrTempName(name) && type == FileType::kFile && starting_) {
+      // Left by a daemon killed mid-write: never a file anybody wants.
+      disk_->Remove(config_.DiskPath(child));
+      continue;
+    }
     if (Excluded(child)) continue;
     if (type == FileType::kOther) {
       if (seen->insert(child).second) {
@@ -357,7 +378,9 @@ int DaemonImpl::Run() {
     spdlog::error("cannot start: {}", s.ToString());
     return 1;
   }
+  starting_ = true;
   ScanAll("start");
+  starting_ = false;
   if (s = Listen(); !s.ok()) {
     spdlog::error("cannot start: {}", s.ToString());
     return 1;
@@ -484,7 +507,9 @@ void DaemonImpl::OnLocalChange(const Change& change) {
         "local change " + change.event + " " + v.path() + " version " + ToString(v.vv()) +
             " hash " + ShortHash(v.hash()));
   for (auto& [name, link] : links_) Enqueue(*link, v.path());
-  RunActions(change);
+  // What the very first scan finds is the baseline, not a change: installing
+  // Syncr on a running pair must not restart every service.
+  if (!(starting_ && change.first_seen)) RunActions(change);
 }
 
 // Changes are gathered per sync entry: a file entry's run starts on the next
@@ -962,6 +987,15 @@ void DaemonImpl::OnSessionFrame(Session& session, const wire::Frame& frame) {
     }
   }
   if (session.control) return;
+  if (frame.body_case() == wire::Frame::kHave) {
+    StateStore::Batch batch(*store_);
+    for (const wire::Version& v : frame.have().versions()) {
+      if (!IsCleanPath(v.path())) continue;
+      std::optional<wire::VersionVector> had = store_->GetPeerHas(session.peer, v.path());
+      store_->PutPeerHas(session.peer, v.path(), had ? Merge(*had, v.vv()) : v.vv());
+    }
+    return;
+  }
   if (frame.body_case() == wire::Frame::kUpdate) {
     OnUpdates(session, {&frame.update()});
     return;
@@ -1007,6 +1041,7 @@ void DaemonImpl::OnUpdates(Session& session, const std::vector<const wire::Updat
     allowed.push_back(update);
   }
   std::vector<Result<ApplyOutcome>> outcomes = node_->ApplyBatch(allowed);
+  wire::Frame have;
   for (size_t i = 0; i < allowed.size(); ++i) {
     const wire::Version& remote = allowed[i]->version();
     Result<ApplyOutcome>& outcome = outcomes[i];
@@ -1018,6 +1053,9 @@ void DaemonImpl::OnUpdates(Session& session, const std::vector<const wire::Updat
       continue;
     }
     ack(remote.path(), Status(), &outcome->now_have);
+    wire::Version* held = have.mutable_have()->add_versions();
+    held->set_path(remote.path());
+    *held->mutable_vv() = outcome->now_have;
     // The sender holds what it sent: never push it back (no echo).
     std::optional<wire::VersionVector> had = store_->GetPeerHas(session.peer, remote.path());
     store_->PutPeerHas(session.peer, remote.path(), had ? Merge(*had, remote.vv()) : remote.vv());
@@ -1030,6 +1068,14 @@ void DaemonImpl::OnUpdates(Session& session, const std::vector<const wire::Updat
             "applied " + outcome->applied->event + " " + v.path() + " from " + session.peer +
                 " version " + ToString(v.vv()) + " hash " + ShortHash(v.hash()));
       RunActions(*outcome->applied);
+    }
+  }
+  if (have.have().versions_size() > 0) {
+    for (auto& [name, link] : links_) {
+      if (name == session.peer || link->state != PeerLink::State::kUp) continue;
+      link->channel->Send(have);
+      PeerLink* lp = link.get();
+      FlushChannel(*link->channel, [this, lp](const std::string& e) { LinkDown(*lp, e); });
     }
   }
 }

@@ -70,15 +70,6 @@ bool Node::StatUnchanged(const std::string& path, const FileInfo& now) const {
          was.mode == now.mode && was.uid == now.uid && was.gid == now.gid;
 }
 
-void Node::RememberStat(const std::string& path) {
-  Result<FileInfo> info = disk_.Lstat(config_.DiskPath(path));
-  if (info.ok() && info->type != FileType::kMissing) {
-    stat_cache_[path] = *info;
-  } else {
-    stat_cache_.erase(path);
-  }
-}
-
 Result<std::optional<Change>> Node::ScanLocal(const std::string& path) {
   Result<FileInfo> quick = disk_.Lstat(config_.DiskPath(path));
   if (quick.ok() && quick->type != FileType::kMissing && StatUnchanged(path, *quick)) {
@@ -102,6 +93,10 @@ Result<std::optional<Change>> Node::ScanLocal(const std::string& path) {
   v.set_origin(name());
   v.set_change_ns(WallNs());
   v.set_conflict(stored && stored->conflict());
+  if (v.conflict()) {
+    v.set_lost_hash(stored->lost_hash());
+    v.set_lost_origin(stored->lost_origin());
+  }
   if (obs->kind == wire::KIND_NONE) {
     v.set_kind(wire::KIND_DELETED);
   } else {
@@ -128,7 +123,7 @@ Result<std::optional<Change>> Node::ScanLocal(const std::string& path) {
   if (v.kind() == wire::KIND_FILE) {
     if (Status s = backups_.Record(v, content, false); !s.ok()) return s;
   }
-  return std::optional<Change>(Change{v, EventName(before, v)});
+  return std::optional<Change>(Change{v, EventName(before, v), !stored});
 }
 
 std::vector<std::string> Node::XattrPrefixes() const {
@@ -255,6 +250,8 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
       wire::Version kept = *stored;
       *kept.mutable_vv() = Merge(stored->vv(), remote.vv());
       kept.set_conflict(true);
+      kept.set_lost_hash(remote.hash());
+      kept.set_lost_origin(remote.origin());
       if (remote.kind() == wire::KIND_FILE) {
         if (Status s = backups_.Record(remote, update.content(), true); !s.ok()) return s;
         // Generation 1 must stay the current content.
@@ -276,6 +273,12 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
       break;
   }
 
+  if (out.decision == RemoteDecision::kApply && remote.conflict() && local &&
+      !remote.lost_hash().empty() && local->hash() == remote.lost_hash() &&
+      remote.hash() != local->hash()) {
+    out.note = "conflict on " + path + ": the change from " + remote.lost_origin() +
+               " lost to the change from " + remote.origin() + " (kept as a backup)";
+  }
   PendingApply p;
   p.update = &update;
   p.local = stored;
@@ -376,11 +379,23 @@ void Node::FinishBatch(std::vector<PendingApply>* pending,
 Status Node::Record(PendingApply& p, ApplyOutcome* out) {
   const wire::Version& remote = p.update->version();
   const wire::Version* local = p.local ? &*p.local : nullptr;
-  if (p.conflict) {
+  // Our current content lost a conflict: decided here, or by the peer that
+  // sent a merged version naming our content as the loser.
+  const bool we_lost =
+      p.conflict || (remote.conflict() && local && local->kind() == wire::KIND_FILE &&
+                     !remote.lost_hash().empty() && local->hash() == remote.lost_hash() &&
+                     remote.hash() != local->hash());
+  if (we_lost) {
     std::vector<Generation> gens = store_.Generations(remote.path());
-    if (!gens.empty()) store_.MarkGenerationConflict(gens.front().id, true);
+    if (!gens.empty() && gens.front().hash == local->hash()) {
+      store_.MarkGenerationConflict(gens.front().id, true);
+    }
+  }
+  if (p.conflict) {
     *p.applied.mutable_vv() = Merge(local->vv(), remote.vv());
     p.applied.set_conflict(true);
+    p.applied.set_lost_hash(local->hash());
+    p.applied.set_lost_origin(local->origin());
   }
   if (p.applied.kind() == wire::KIND_FILE || p.applied.kind() == wire::KIND_DIRECTORY) {
     // Store the xattrs this disk really holds (a label the local policy
@@ -398,7 +413,9 @@ Status Node::Record(PendingApply& p, ApplyOutcome* out) {
     }
   }
   if (Status s = store_.PutFile(p.applied); !s.ok()) return s;
-  RememberStat(p.applied.path());
+  // Not RememberStat: a user's write between our rename and a stat would be
+  // taken for ours. The echo scan reads and hashes once instead.
+  stat_cache_.erase(p.applied.path());
   if (p.applied.kind() == wire::KIND_FILE) {
     if (Status s = backups_.Record(p.applied, p.update->content(), false); !s.ok()) return s;
   }
@@ -426,6 +443,8 @@ Result<Change> Node::Resolve(const std::string& path, const std::string& take) {
   wire::Version v = *stored;
   Bump(v.mutable_vv(), name());
   v.set_conflict(false);
+  v.clear_lost_hash();
+  v.clear_lost_origin();
   v.set_origin(name());
   v.set_change_ns(WallNs());
   std::string event = "metadata";
@@ -456,7 +475,7 @@ Result<Change> Node::Resolve(const std::string& path, const std::string& take) {
     event = "modified";
   }
   if (Status s = store_.PutFile(v); !s.ok()) return s;
-  RememberStat(path);
+  stat_cache_.erase(path);
   return Change{v, event};
 }
 

@@ -22,7 +22,8 @@ namespace syncr {
 /// A change that landed on this node's disk or store, for the actions.
 struct Change {
   wire::Version version;
-  std::string event;  ///< SYNCR_EVENT
+  std::string event;      ///< SYNCR_EVENT
+  bool first_seen = false;  ///< the store had no record of the path before
 };
 
 struct ApplyOutcome {
@@ -78,11 +79,10 @@ class Node {
   Status WriteToDisk(const wire::Update& update, const wire::Version* local, wire::Version* stored);
 
   /// Stat of each path when its stored version was last confirmed against
-  /// the disk. ctime changes on every write, rename and chmod and cannot be
-  /// set from user space, so an equal stat means unchanged content: the scan
-  /// skips the read and hash (the echo of our own applies, repeated events).
+  /// the disk by reading it. ctime changes on every write, rename, chmod and
+  /// xattr change and cannot be set from user space, so an equal stat means
+  /// unchanged content: the scan skips the read and hash (repeated events).
   bool StatUnchanged(const std::string& path, const FileInfo& now) const;
-  void RememberStat(const std::string& path);
 
   std::unordered_map<std::string, FileInfo> stat_cache_;
   const Config& config_;

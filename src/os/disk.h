@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -118,8 +119,13 @@ class Disk {
   virtual Result<std::vector<std::pair<std::string, FileType>>> List(const std::string& dir) = 0;
 };
 
-/// The real filesystem.
+/// The real filesystem, unconfined (the CLI, state_dir).
 Disk& PosixDisk();
+
+/// The real filesystem, confined: below each of `bases` (absolute on-disk
+/// directories: the directories that hold the sync entries), no operation
+/// follows a symlink or leaves the base. SPEC 9; docs/security.md.
+std::unique_ptr<Disk> NewConfinedDisk(std::vector<std::string> bases);
 
 /// "/a/b/c" -> "/a/b"; "/a" -> "/".
 std::string DirName(const std::string& path);

@@ -1,6 +1,8 @@
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -132,26 +134,44 @@ Status ApplyMeta(int fd, const WriteMeta& meta, const std::string& path) {
   return Status();
 }
 
-Status SyncDir(const std::string& dir) {
-  Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return Status::Sys("open", dir, errno);
-  if (fsync(fd.get()) != 0) return Status::Sys("fsync", dir, errno);
-  return Status();
-}
-
-std::string TempNameFor(const std::string& path) {
+std::string TempNameFor(const std::string& name) {
   static std::mt19937_64 rng{std::random_device{}()};
   char suffix[17];
   std::snprintf(suffix, sizeof suffix, "%016llx", static_cast<unsigned long long>(rng()));
-  return DirName(path) + "/" + std::string(kTempPrefix) + BaseName(path) + "." + suffix +
-         std::string(kTempSuffix);
+  return std::string(kTempPrefix) + name.substr(0, 200) + "." + suffix + std::string(kTempSuffix);
 }
+
+// A directory opened for *at() calls, and the last component of the path.
+struct Parent {
+  Fd dir;
+  std::string dir_path;  // for messages
+  std::string name;
+};
+
+// openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS: `rel` may not climb out
+// of `base` nor pass through any symlink. -1 with errno ENOSYS where the
+// kernel lacks it.
+int OpenBeneath(int base, const std::string& rel) {
+  open_how how{};
+  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  return static_cast<int>(syscall(SYS_openat2, base, rel.c_str(), &how, sizeof how));
+}
+
 
 class PosixDiskImpl final : public Disk {
  public:
+  explicit PosixDiskImpl(std::vector<std::string> bases) : bases_(std::move(bases)) {
+    // Longest first, so the innermost base is the one a path is confined to.
+    std::sort(bases_.begin(), bases_.end(),
+              [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  }
+
   Result<FileInfo> Lstat(const std::string& path) override {
+    Result<Parent> p = OpenParent(path, false);
+    if (!p.ok()) return Missing(p.status()) ? Result<FileInfo>(FileInfo{}) : p.status();
     struct stat st {};
-    if (lstat(path.c_str(), &st) != 0) {
+    if (fstatat(p->dir.get(), p->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno == ENOENT || errno == ENOTDIR) return FileInfo{};
       return Status::Sys("lstat", path, errno);
     }
@@ -159,7 +179,10 @@ class PosixDiskImpl final : public Disk {
   }
 
   Result<Xattrs> GetXattrs(const std::string& path) override {
-    Fd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    Result<Parent> p = OpenParent(path, false);
+    if (!p.ok()) return Missing(p.status()) ? Result<Xattrs>(Xattrs{}) : p.status();
+    Fd fd(openat(p->dir.get(), p->name.c_str(),
+                 O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
     if (fd.get() < 0) {
       if (errno == ELOOP || errno == ENOENT || errno == ENXIO) return Xattrs{};
       return Status::Sys("open", path, errno);
@@ -169,30 +192,34 @@ class PosixDiskImpl final : public Disk {
 
   Result<Snapshot> Observe(const std::string& path, uint64_t max_bytes) override {
     Snapshot snap;
+    Result<Parent> p = OpenParent(path, false);
+    if (!p.ok()) return Missing(p.status()) ? Result<Snapshot>(snap) : p.status();
+    const int dir = p->dir.get();
+    const char* name = p->name.c_str();
     struct stat st {};
-    if (lstat(path.c_str(), &st) != 0) {
+    if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno == ENOENT || errno == ENOTDIR) return snap;  // kMissing
       return Status::Sys("lstat", path, errno);
     }
     snap.info = InfoFromStat(st);
     if (snap.info.type == FileType::kSymlink) {
       std::string target(PATH_MAX, '\0');
-      ssize_t n = readlink(path.c_str(), target.data(), target.size());
+      ssize_t n = readlinkat(dir, name, target.data(), target.size());
       if (n < 0) return Status::Sys("readlink", path, errno);
       target.resize(static_cast<size_t>(n));
       snap.link_target = std::move(target);
       return snap;
     }
     if (snap.info.type == FileType::kDirectory) {
-      Fd dir(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (dir.get() >= 0) snap.xattrs = ReadXattrs(dir.get());
+      Fd d(openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (d.get() >= 0) snap.xattrs = ReadXattrs(d.get());
       return snap;
     }
     if (snap.info.type != FileType::kFile) return snap;
 
     // Read through one descriptor and take the metadata from it, so content
     // and metadata describe the same inode even if a rename races us.
-    Fd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    Fd fd(openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (fd.get() < 0) {
       if (errno == ENOENT) return Snapshot{};
       return Status::Sys("open", path, errno);
@@ -234,6 +261,8 @@ class PosixDiskImpl final : public Disk {
   //  4. rename over the target: atomic, readers see the old or the new file;
   //  5. fsync the directory so the rename itself survives a crash.
   // On any failure the temp file is removed and the old file is untouched.
+  // Every step is relative to the parent directory's descriptor, reached
+  // without following a symlink (see OpenParent).
   Status ReplaceFile(const std::string& path, std::string_view content,
                      const WriteMeta& meta) override {
     return WriteViaTemp(path, content, meta, /*durable=*/true);
@@ -247,69 +276,48 @@ class PosixDiskImpl final : public Disk {
   // Steps 1 and 2 of the recipe; the caller syncs many files at once.
   Result<std::string> StageFile(const std::string& path, std::string_view content,
                                 const WriteMeta& meta) override {
-    if (Status s = MakeDirs(DirName(path)); !s.ok()) return s;
-    const std::string temp = TempNameFor(path);
-    Fd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (fd.get() < 0) return Status::Sys("create", temp, errno);
-    Status s = WriteAll(fd.get(), content, temp);
-    if (s.ok()) s = ApplyMeta(fd.get(), meta, temp);
-    if (s.ok() && close(fd.Release()) != 0) s = Status::Sys("close", temp, errno);
-    if (!s.ok()) {
-      unlink(temp.c_str());
-      return s;
-    }
-    return temp;
+    Result<Parent> p = OpenParent(path, true);
+    if (!p.ok()) return p.status();
+    Result<std::string> temp = WriteTemp(*p, content, meta);
+    if (!temp.ok()) return temp.status();
+    return DirName(path) + "/" + *temp;
   }
 
   Status SyncFilesystems(const std::vector<std::string>& paths) override {
     std::set<dev_t> done;
     for (const std::string& path : paths) {
-      Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW));
-      if (fd.get() < 0) return Status::Sys("open", path, errno);
+      Result<Parent> p = OpenParent(path, false);
+      if (!p.ok()) return p.status();
       struct stat st {};
-      if (fstat(fd.get(), &st) != 0) return Status::Sys("fstat", path, errno);
+      if (fstat(p->dir.get(), &st) != 0) return Status::Sys("fstat", p->dir_path, errno);
       if (!done.insert(st.st_dev).second) continue;
-      if (syncfs(fd.get()) != 0) return Status::Sys("syncfs", path, errno);
+      if (syncfs(p->dir.get()) != 0) return Status::Sys("syncfs", p->dir_path, errno);
     }
     return Status();
   }
 
   Status CommitStaged(const std::string& temp, const std::string& path) override {
-    struct stat st {};
-    if (lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && rmdir(path.c_str()) != 0) {
-      return Status::Sys("rmdir", path, errno);  // a directory in the way must be empty
-    }
-    if (rename(temp.c_str(), path.c_str()) != 0) {
-      return Status::Sys("rename " + temp + " ->", path, errno);
-    }
+    Result<Parent> p = OpenParent(path, false);
+    if (!p.ok()) return p.status();
+    return RenameInto(*p, BaseName(temp));
+  }
+
+  Status SyncDirectory(const std::string& dir) override {
+    Result<Parent> p = OpenParent(dir + "/.", false);
+    if (!p.ok()) return p.status();
+    if (fsync(p->dir.get()) != 0) return Status::Sys("fsync", dir, errno);
     return Status();
   }
 
-  Status SyncDirectory(const std::string& dir) override { return SyncDir(dir); }
-
-  void DiscardStaged(const std::string& temp) override { unlink(temp.c_str()); }
-
-  Status WriteViaTemp(const std::string& path, std::string_view content, const WriteMeta& meta,
-                      bool durable) {
-    const std::string dir = DirName(path);
-    if (Status s = MakeDirs(dir); !s.ok()) return s;
-    const std::string temp = TempNameFor(path);
-    Fd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (fd.get() < 0) return Status::Sys("create", temp, errno);
-    Status s = WriteAll(fd.get(), content, temp);
-    if (s.ok()) s = ApplyMeta(fd.get(), meta, temp);
-    if (s.ok() && durable && fsync(fd.get()) != 0) s = Status::Sys("fsync", temp, errno);
-    if (s.ok() && close(fd.Release()) != 0) s = Status::Sys("close", temp, errno);
-    if (s.ok()) s = CommitStaged(temp, path);
-    if (!s.ok()) {
-      unlink(temp.c_str());
-      return s;
-    }
-    return durable ? SyncDir(dir) : Status();
+  void DiscardStaged(const std::string& temp) override {
+    Result<Parent> p = OpenParent(temp, false);
+    if (p.ok()) unlinkat(p->dir.get(), p->name.c_str(), 0);
   }
 
   Status SetMeta(const std::string& path, const WriteMeta& meta) override {
-    Fd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    Result<Parent> p = OpenParent(path, false);
+    if (!p.ok()) return p.status();
+    Fd fd(openat(p->dir.get(), p->name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
     if (fd.get() < 0) return Status::Sys("open", path, errno);
     if (Status s = ApplyMeta(fd.get(), meta, path); !s.ok()) return s;
     if (fsync(fd.get()) != 0) return Status::Sys("fsync", path, errno);
@@ -317,65 +325,79 @@ class PosixDiskImpl final : public Disk {
   }
 
   Status Remove(const std::string& path) override {
-    if (unlink(path.c_str()) != 0) {
+    Result<Parent> p = OpenParent(path, false);
+    if (!p.ok()) return Missing(p.status()) ? Status() : p.status();
+    if (unlinkat(p->dir.get(), p->name.c_str(), 0) != 0) {
       if (errno == ENOENT) return Status();
       return Status::Sys("unlink", path, errno);
     }
-    return SyncDir(DirName(path));
+    if (fsync(p->dir.get()) != 0) return Status::Sys("fsync", p->dir_path, errno);
+    return Status();
   }
 
   Status EnsureDirectory(const std::string& path, const WriteMeta& meta) override {
+    Result<Parent> p = OpenParent(path, true);
+    if (!p.ok()) return p.status();
+    const int dir = p->dir.get();
+    const char* name = p->name.c_str();
     struct stat st {};
-    if (lstat(path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
-      if (unlink(path.c_str()) != 0) return Status::Sys("unlink", path, errno);
+    if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
+      if (unlinkat(dir, name, 0) != 0) return Status::Sys("unlink", path, errno);
     }
-    if (Status s = MakeDirs(path); !s.ok()) return s;
-    Fd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (mkdirat(dir, name, 0700) != 0 && errno != EEXIST) return Status::Sys("mkdir", path, errno);
+    Fd fd(openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (fd.get() < 0) return Status::Sys("open", path, errno);
     return ApplyMeta(fd.get(), meta, path);
   }
 
   Status ReplaceSymlink(const std::string& path, const std::string& target,
                         const WriteMeta& meta) override {
-    const std::string dir = DirName(path);
-    if (Status s = MakeDirs(dir); !s.ok()) return s;
-    const std::string temp = TempNameFor(path);
-    if (symlink(target.c_str(), temp.c_str()) != 0) return Status::Sys("symlink", temp, errno);
+    Result<Parent> p = OpenParent(path, true);
+    if (!p.ok()) return p.status();
+    const int dir = p->dir.get();
+    const std::string temp = TempNameFor(p->name);
+    if (symlinkat(target.c_str(), dir, temp.c_str()) != 0) {
+      return Status::Sys("symlink", p->dir_path + "/" + temp, errno);
+    }
     Status s;
-    if ((meta.uid || meta.gid) &&
-        lchown(temp.c_str(), meta.uid.value_or(-1), meta.gid.value_or(-1)) != 0) {
-      s = Status::Sys("lchown", temp, errno);
+    if ((meta.uid || meta.gid) && fchownat(dir, temp.c_str(), meta.uid.value_or(-1),
+                                           meta.gid.value_or(-1), AT_SYMLINK_NOFOLLOW) != 0) {
+      s = Status::Sys("lchown", path, errno);
     }
     timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(meta.mtime_ns)};
-    if (s.ok() && utimensat(AT_FDCWD, temp.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
-      s = Status::Sys("utimensat", temp, errno);
+    if (s.ok() && utimensat(dir, temp.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+      s = Status::Sys("utimensat", path, errno);
     }
-    struct stat st {};
-    if (s.ok() && lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
-        rmdir(path.c_str()) != 0) {
-      s = Status::Sys("rmdir", path, errno);
-    }
-    if (s.ok() && rename(temp.c_str(), path.c_str()) != 0) {
-      s = Status::Sys("rename " + temp + " ->", path, errno);
-    }
+    if (s.ok()) s = RenameInto(*p, temp);
     if (!s.ok()) {
-      unlink(temp.c_str());
+      unlinkat(dir, temp.c_str(), 0);
       return s;
     }
-    return SyncDir(dir);
+    if (fsync(dir) != 0) return Status::Sys("fsync", p->dir_path, errno);
+    return Status();
   }
 
   Status RemoveDirectory(const std::string& path) override {
-    if (rmdir(path.c_str()) != 0) {
+    Result<Parent> p = OpenParent(path, false);
+    if (!p.ok()) return Missing(p.status()) ? Status() : p.status();
+    if (unlinkat(p->dir.get(), p->name.c_str(), AT_REMOVEDIR) != 0) {
       if (errno == ENOENT) return Status();
       return Status::Sys("rmdir", path, errno);
     }
-    return SyncDir(DirName(path));
+    if (fsync(p->dir.get()) != 0) return Status::Sys("fsync", p->dir_path, errno);
+    return Status();
   }
 
   Result<std::vector<std::pair<std::string, FileType>>> List(const std::string& dir) override {
-    DIR* d = opendir(dir.c_str());
-    if (!d) return Status::Sys("opendir", dir, errno);
+    Result<Parent> p = OpenParent(dir, false);
+    if (!p.ok()) return p.status();
+    int fd = openat(p->dir.get(), p->name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return Status::Sys("opendir", dir, errno);
+    DIR* d = fdopendir(fd);
+    if (!d) {
+      close(fd);
+      return Status::Sys("opendir", dir, errno);
+    }
     std::vector<std::pair<std::string, FileType>> out;
     while (dirent* e = readdir(d)) {
       const std::string name = e->d_name;
@@ -389,17 +411,160 @@ class PosixDiskImpl final : public Disk {
   }
 
   Status MakeDirs(const std::string& path) override {
+    Result<Parent> p = OpenParent(path + "/.", true);
+    return p.ok() ? Status() : p.status();
+  }
+
+ private:
+  static bool Missing(const Status& s) { return s.err() == ENOENT || s.err() == ENOTDIR; }
+
+  // Opens the directory that holds `path`. Below a confinement base (the
+  // directory that holds a sync entry) the walk never follows a symlink and
+  // never leaves the base: openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)
+  // where the kernel has it, else one openat(O_NOFOLLOW) per component. Each
+  // step is relative to the descriptor of the step before, so a symlink
+  // planted meanwhile is refused, not followed (no check-then-use race).
+  // With `create`, missing directories on the way are made (mode 0755).
+  Result<Parent> OpenParent(const std::string& path, bool create) {
+    Parent out;
+    out.name = BaseName(path);
+    out.dir_path = DirName(path);
+    const std::string* base = nullptr;
+    for (const std::string& b : bases_) {
+      if (b == "/" || (out.dir_path.size() >= b.size() && out.dir_path.compare(0, b.size(), b) == 0 &&
+                       (out.dir_path.size() == b.size() || out.dir_path[b.size()] == '/'))) {
+        base = &b;
+        break;
+      }
+    }
+    if (!base) {
+      // Outside every synced entry (state_dir, the socket): a plain open.
+      if (create) {
+        if (Status s = MakeDirsPlain(out.dir_path); !s.ok()) return s;
+      }
+      out.dir.Reset(open(out.dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!out.dir.valid()) return Status::Sys("open", out.dir_path, errno);
+      return out;
+    }
+    Fd base_fd(open(base->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!base_fd.valid()) {
+      if (create && errno == ENOENT) {
+        if (Status s = MakeDirsPlain(*base); !s.ok()) return s;
+        base_fd.Reset(open(base->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      }
+      if (!base_fd.valid()) return Status::Sys("open", *base, errno);
+    }
+    std::string rel = out.dir_path.size() > base->size()
+                          ? out.dir_path.substr(*base == "/" ? 1 : base->size() + 1)
+                          : std::string();
+    if (rel.empty()) {
+      out.dir = std::move(base_fd);
+      return out;
+    }
+    int fd = OpenBeneath(base_fd.get(), rel);
+    if (fd >= 0) {
+      out.dir.Reset(fd);
+      return out;
+    }
+    if (errno == ELOOP || errno == EXDEV) return Refused(out.dir_path);
+    if (errno != ENOSYS && !(create && errno == ENOENT)) return Status::Sys("open", out.dir_path, errno);
+    // The walk: also what creates missing directories.
+    Fd cur = std::move(base_fd);
+    size_t start = 0;
+    while (start < rel.size()) {
+      size_t end = rel.find('/', start);
+      if (end == std::string::npos) end = rel.size();
+      const std::string comp = rel.substr(start, end - start);
+      start = end + 1;
+      if (comp.empty() || comp == "." || comp == "..") return Refused(out.dir_path);
+      if (create && mkdirat(cur.get(), comp.c_str(), 0755) != 0 && errno != EEXIST) {
+        return Status::Sys("mkdir", out.dir_path, errno);
+      }
+      Fd next(openat(cur.get(), comp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!next.valid()) {
+        if (errno == ELOOP || errno == ENOTDIR) {
+          struct stat st {};
+          if (fstatat(cur.get(), comp.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+              S_ISLNK(st.st_mode)) {
+            return Refused(out.dir_path);
+          }
+        }
+        return Status::Sys("open", out.dir_path, errno);
+      }
+      cur = std::move(next);
+    }
+    out.dir = std::move(cur);
+    return out;
+  }
+
+  static Status Refused(const std::string& dir) {
+    return Status::Sys("refusing to follow a symlink or leave the synced tree at", dir, ELOOP);
+  }
+
+  static Status MakeDirsPlain(const std::string& path) {
     struct stat st {};
     if (lstat(path.c_str(), &st) == 0) {
       if (S_ISDIR(st.st_mode)) return Status();
       return Status::Sys("mkdir", path, ENOTDIR);
     }
     if (path != "/" && !path.empty()) {
-      if (Status s = MakeDirs(DirName(path)); !s.ok()) return s;
+      if (Status s = MakeDirsPlain(DirName(path)); !s.ok()) return s;
     }
     if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return Status::Sys("mkdir", path, errno);
     return Status();
   }
+
+  Result<std::string> WriteTemp(const Parent& p, std::string_view content, const WriteMeta& meta) {
+    const std::string temp = TempNameFor(p.name);
+    const std::string shown = p.dir_path + "/" + temp;
+    Fd fd(openat(p.dir.get(), temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                 0600));
+    if (fd.get() < 0) return Status::Sys("create", shown, errno);
+    Status s = WriteAll(fd.get(), content, shown);
+    if (s.ok()) s = ApplyMeta(fd.get(), meta, shown);
+    if (s.ok() && close(fd.Release()) != 0) s = Status::Sys("close", shown, errno);
+    if (!s.ok()) {
+      unlinkat(p.dir.get(), temp.c_str(), 0);
+      return s;
+    }
+    return temp;
+  }
+
+  Status RenameInto(const Parent& p, const std::string& temp) {
+    struct stat st {};
+    if (fstatat(p.dir.get(), p.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+        unlinkat(p.dir.get(), p.name.c_str(), AT_REMOVEDIR) != 0) {
+      // A directory in the way must be empty.
+      return Status::Sys("rmdir", p.dir_path + "/" + p.name, errno);
+    }
+    if (renameat(p.dir.get(), temp.c_str(), p.dir.get(), p.name.c_str()) != 0) {
+      return Status::Sys("rename " + p.dir_path + "/" + temp + " ->", p.dir_path + "/" + p.name,
+                         errno);
+    }
+    return Status();
+  }
+
+  Status WriteViaTemp(const std::string& path, std::string_view content, const WriteMeta& meta,
+                      bool durable) {
+    Result<Parent> p = OpenParent(path, true);
+    if (!p.ok()) return p.status();
+    Result<std::string> temp = WriteTemp(*p, content, meta);
+    if (!temp.ok()) return temp.status();
+    Status s;
+    if (durable) {
+      Fd fd(openat(p->dir.get(), temp->c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (fd.get() < 0 || fsync(fd.get()) != 0) s = Status::Sys("fsync", path, errno);
+    }
+    if (s.ok()) s = RenameInto(*p, *temp);
+    if (!s.ok()) {
+      unlinkat(p->dir.get(), temp->c_str(), 0);
+      return s;
+    }
+    if (durable && fsync(p->dir.get()) != 0) return Status::Sys("fsync", p->dir_path, errno);
+    return Status();
+  }
+
+  std::vector<std::string> bases_;
 };
 
 }  // namespace
@@ -422,8 +587,12 @@ bool IsSyncrTempName(std::string_view name) {
 }
 
 Disk& PosixDisk() {
-  static PosixDiskImpl disk;
+  static PosixDiskImpl disk({});
   return disk;
+}
+
+std::unique_ptr<Disk> NewConfinedDisk(std::vector<std::string> bases) {
+  return std::make_unique<PosixDiskImpl>(std::move(bases));
 }
 
 }  // namespace syncr
