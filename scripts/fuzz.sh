@@ -22,11 +22,12 @@ CC="${CC_FUZZ:-clang-14}"
 CXX="${CXX_FUZZ:-clang++-14}"
 command -v "$CXX" >/dev/null || { echo "fuzz.sh: $CXX not found (apt-get install clang-14 libclang-rt-14-dev)" >&2; exit 2; }
 
-# -DSYNCR_WERROR=OFF: the fuzz targets compile project sources with clang,
-# whose warnings differ from g++'s (the g++ build keeps -Werror).
+# The fuzz targets compile project sources with clang, whose warnings differ
+# from g++'s; they are clean with clang 14 today. If clang starts to warn in a
+# project file, SYNCR_FUZZ_WERROR=OFF scripts/fuzz.sh builds anyway.
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER="$CC" -DCMAKE_CXX_COMPILER="$CXX" \
-  -DSYNCR_FUZZ=ON -DSYNCR_WERROR=OFF >/dev/null
+  -DSYNCR_FUZZ=ON -DSYNCR_WERROR="${SYNCR_FUZZ_WERROR:-ON}" >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}"
 
 status=0

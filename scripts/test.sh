@@ -8,6 +8,8 @@ bash scripts/deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j"$(nproc)"
 ctest --test-dir build --output-on-failure -j2
+# libFuzzer on the frame decoder and the config parser (docs/security.md).
+bash scripts/fuzz.sh "${SYNCR_FUZZ_SECONDS:-60}"
 if [ "${SYNCR_SKIP_SANITIZERS:-0}" != 1 ]; then
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSYNCR_SANITIZE=ON
   cmake --build build-asan -j"$(nproc)"

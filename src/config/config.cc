@@ -35,6 +35,9 @@ constexpr int64_t kMaxFileBytes = int64_t{1} << 30;
 std::string PathProblem(const std::string& path, bool allow_slash) {
   if (path.empty()) return "must not be empty";
   if (path[0] != '/') return "must be absolute";
+  for (unsigned char c : path) {
+    if (c < 0x20 || c == 0x7f) return "must not contain control characters (NUL, newline, ...)";
+  }
   if (path == "/") return allow_slash ? "" : "must not be '/' itself";
   if (path.back() == '/') return "must not end with '/'";
   size_t start = 1;

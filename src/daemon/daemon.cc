@@ -42,6 +42,7 @@ constexpr size_t kSummaryPage = 1000;
 constexpr uint64_t kFrameHeadroom = 1 << 20;
 constexpr size_t kMaxBatchUpdates = 4096;
 constexpr int64_t kBatchGatherMs = 3;
+constexpr size_t kMaxQueuedReplyBytes = 16u << 20;  // acks a peer leaves unread
 constexpr int64_t kActionBatchMs = 100;
 constexpr int64_t kActionBatchMaxMs = 1000;
 constexpr uint64_t kMaxBatchBytes = 64ull << 20;
@@ -264,7 +265,8 @@ bool DaemonImpl::Excluded(const std::string& path) const {
       return true;
     }
   }
-  return IsExcluded(entry->exclude, path.substr(entry->path.size() + 1));
+  if (!IsCleanPath(path)) return true;  // a name with a newline: not something to replicate
+  return IsExcludedPath(entry->exclude, path.substr(entry->path.size() + 1));
 }
 
 void DaemonImpl::WatchTree(const std::string& path) {
@@ -885,7 +887,17 @@ void DaemonImpl::OnSessionReadable(uint64_t id) {
     }
   }
   if (!open) {
-    CloseSession(id, session.peer.empty() ? "" : session.channel->error());
+    std::string why = session.peer.empty() ? "" : session.channel->error();
+    if (session.channel->buffered() > 0) {
+      why = "the stream ended in the middle of a frame (" +
+            std::to_string(session.channel->buffered()) + " bytes of a truncated frame)";
+    }
+    CloseSession(id, why);
+    return;
+  }
+  if (session.channel->queued_bytes() > kMaxQueuedReplyBytes) {
+    CloseSession(id, "it does not read our replies (" +
+                         std::to_string(session.channel->queued_bytes()) + " bytes queued)");
     return;
   }
   FlushChannel(*session.channel, [this, id](const std::string& e) { CloseSession(id, e); });
@@ -941,7 +953,8 @@ void DaemonImpl::OnSessionFrame(Session& session, const wire::Frame& frame) {
           return;
         }
         if (!config_.FindPeer(hello.node())) {
-          refuse("node '" + hello.node().substr(0, 100) + "' is not a peer in " + config_.source);
+          refuse("node '" + Printable(hello.node().substr(0, 100)) + "' is not a peer in " +
+                 config_.source);
           return;
         }
         session.peer = hello.node();

@@ -223,6 +223,19 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
   const std::string& path = remote.path();
   ApplyOutcome out;
 
+  // A path below an entry is written only into a directory entry that is a
+  // directory here (its own version comes first): a file entry has no
+  // children, and a peer must not turn one into a directory.
+  const SyncEntry* entry = config_.FindEntry(path);
+  if (entry && entry->path != path) {
+    Result<FileInfo> root = disk_.Lstat(config_.DiskPath(entry->path));
+    if (!root.ok()) return root.status();
+    if (root->type != FileType::kDirectory) {
+      return Status::Error("refused path " + path + ": " + entry->path +
+                           " is not a directory on this node");
+    }
+  }
+
   // Look at the disk first: a local edit still settling must become a
   // version before we decide, or the write below would destroy it.
   Result<std::optional<Change>> first = ScanLocal(path);

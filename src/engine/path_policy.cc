@@ -4,7 +4,9 @@ namespace syncr {
 
 bool IsCleanPath(const std::string& path) {
   if (path.empty() || path.size() > kMaxPathBytes || path[0] != '/') return false;
-  if (path.find('\0') != std::string::npos) return false;
+  for (unsigned char c : path) {
+    if (c < 0x20 || c == 0x7f) return false;  // NUL, newlines, escapes: never a config file
+  }
   if (path.size() > 1 && path.back() == '/') return false;
   size_t start = 1;
   while (start <= path.size()) {
@@ -17,17 +19,45 @@ bool IsCleanPath(const std::string& path) {
   return true;
 }
 
+bool IsExcludedPath(const std::vector<std::string>& globs, const std::string& relpath) {
+  for (size_t slash = relpath.find('/'); slash != std::string::npos;
+       slash = relpath.find('/', slash + 1)) {
+    if (IsExcluded(globs, relpath.substr(0, slash))) return true;
+  }
+  return IsExcluded(globs, relpath);
+}
+
+std::string Printable(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s.substr(0, 300)) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (s.size() > 300) out += "...";
+  return out;
+}
+
 Status CheckSyncedPath(const Config& config, const std::string& path) {
   if (!IsCleanPath(path)) {
-    return Status::Error("refused path '" + path.substr(0, 200) +
-                         "': not a clean absolute path (empty, '.' or '..' component, NUL, "
-                         "or too long)");
+    return Status::Error("refused path '" + Printable(path) +
+                         "': not a clean absolute path (empty, '.' or '..' component, a control "
+                         "character, or too long)");
   }
   const SyncEntry* entry = config.FindEntry(path);
   if (!entry) return Status::Error("refused path " + path + ": not synced by this node's config");
   if (path != entry->path) {
     const std::string rel = path.substr(entry->path.size() + 1);
-    if (IsExcluded(entry->exclude, rel)) {
+    if (IsExcludedPath(entry->exclude, rel)) {
       return Status::Error("refused path " + path + ": excluded by " + entry->path);
     }
   }

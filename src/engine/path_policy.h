@@ -4,6 +4,8 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "config/config.h"
@@ -12,9 +14,17 @@ namespace syncr {
 
 constexpr size_t kMaxPathBytes = 4096;
 
-/// True for an absolute path with no empty, "." or ".." component, no NUL,
-/// no trailing slash, at most kMaxPathBytes long.
+/// True for an absolute path with no empty, "." or ".." component, no NUL
+/// or other control character, no trailing slash, at most kMaxPathBytes long.
 bool IsCleanPath(const std::string& path);
+
+/// True if `relpath` (relative to its entry) or any directory above it is
+/// excluded: a file in an excluded directory is excluded too.
+bool IsExcludedPath(const std::vector<std::string>& globs, const std::string& relpath);
+
+/// `s` with control characters and backslashes escaped (\n, \x1b), cut to
+/// 300 bytes: safe to put in a log line whatever a peer sent.
+std::string Printable(std::string_view s);
 
 /// Ok if `path` is clean, inside one of this node's sync entries and not
 /// excluded there; otherwise an error that says which rule refused it.

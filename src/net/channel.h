@@ -20,6 +20,8 @@ class Channel {
   void Send(const wire::Frame& frame) { AppendFrame(frame, &out_); }
   bool WantsWrite() const { return out_pos_ < out_.size(); }
   size_t queued_bytes() const { return out_.size() - out_pos_; }
+  /// Received bytes not yet forming a whole frame.
+  size_t buffered() const { return decoder_.buffered(); }
 
   /// Reads what is available into the decoder. False on EOF or error, with
   /// error() saying which.
