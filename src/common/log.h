@@ -1,5 +1,6 @@
-// Logging: one line per meaningful event, to stderr (the journal captures it
-// under systemd). Every line carries the node name.
+// Logging: one line per meaningful event, to the journal when run under
+// systemd (JOURNAL_STREAM set; priority per line, SYSLOG_IDENTIFIER=syncr),
+// to stderr otherwise. Every line carries the node name.
 #pragma once
 
 #include <spdlog/spdlog.h>

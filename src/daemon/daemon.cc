@@ -125,6 +125,10 @@ class DaemonImpl {
   wire::StatusReply BuildStatus();
 
   void OnSignal();
+  void Reload();
+  void AddLink(const PeerConfig& peer);
+  void RemoveLink(const std::string& name);
+  std::vector<std::string> ConfinementBases() const;
   void Event(const std::string& path, spdlog::level::level_enum level, const std::string& msg);
 
   Config config_;
@@ -176,9 +180,7 @@ Status DaemonImpl::Open() {
   store_ = std::move(*store);
   // Everything written for a synced path goes through the confined disk:
   // below the directory that holds each entry, no symlink is followed.
-  std::vector<std::string> bases;
-  for (const SyncEntry& entry : config_.sync) bases.push_back(config_.DiskPath(DirName(entry.path)));
-  disk_ = NewConfinedDisk(bases);
+  disk_ = NewConfinedDisk(ConfinementBases());
   backups_ = std::make_unique<BackupStore>(config_, *disk_, *store_);
   node_ = std::make_unique<Node>(config_, *disk_, *store_, *backups_);
   actions_ = std::make_unique<ActionRunner>(loop_, [this](const ActionRun& run) {
@@ -387,14 +389,7 @@ int DaemonImpl::Run() {
     spdlog::error("cannot start: {}", s.ToString());
     return 1;
   }
-  for (const PeerConfig& peer : config_.peers) {
-    auto link = std::make_unique<PeerLink>();
-    link->config = peer;
-    link->since_ns = WallNs();
-    PeerLink& ref = *link;
-    links_[peer.name] = std::move(link);
-    Dial(ref);
-  }
+  for (const PeerConfig& peer : config_.peers) AddLink(peer);
   spdlog::info("ready: {} synced paths, {} peers, socket {}", config_.sync.size(),
                config_.peers.size(), config_.node.socket);
   sd_notify(0, "READY=1");
@@ -692,7 +687,7 @@ void DaemonImpl::OnLinkFrame(PeerLink& link, const wire::Frame& frame) {
       std::vector<std::string> sends;
       std::vector<std::string> deletions;
       for (const wire::Version& v : store_->AllFiles()) {
-        if (v.kind() == wire::KIND_NONE) continue;
+        if (v.kind() == wire::KIND_NONE || !config_.FindEntry(v.path())) continue;
         auto it = link.summary.find(v.path());
         if (PeerLacks(v, it == link.summary.end() ? nullptr : &it->second)) {
           (v.kind() == wire::KIND_DELETED ? deletions : sends).push_back(v.path());
@@ -1020,7 +1015,7 @@ void DaemonImpl::SendSummary(Session& session) {
   std::vector<wire::Version> all = store_->AllFiles();
   wire::Frame page;
   for (const wire::Version& v : all) {
-    if (v.kind() == wire::KIND_NONE) continue;
+    if (v.kind() == wire::KIND_NONE || !config_.FindEntry(v.path())) continue;
     wire::Version* out = page.mutable_summary()->add_versions();
     out->set_path(v.path());
     out->set_kind(v.kind());
@@ -1099,6 +1094,8 @@ wire::StatusReply DaemonImpl::BuildStatus() {
   reply.set_started_ns(started_ns_);
   bool in_sync = problems_.empty();
   std::vector<wire::Version> files = store_->AllFiles();
+  // Rows of entries removed from the config (SIGHUP) are history, not state.
+  std::erase_if(files, [this](const wire::Version& v) { return !config_.FindEntry(v.path()); });
   std::map<std::string, std::map<std::string, wire::VersionVector>> peer_has;
   for (const auto& [name, link] : links_) peer_has[name] = store_->AllPeerHas(name);
 
@@ -1164,8 +1161,7 @@ void DaemonImpl::OnSignal() {
         loop_.Stop();
         break;
       case SIGHUP:
-        Event("", spdlog::level::warn,
-              "SIGHUP: reloading the config is not supported yet; restart the daemon");
+        Reload();
         break;
       case SIGCHLD: {
         int status = 0;
@@ -1185,6 +1181,117 @@ void DaemonImpl::OnSignal() {
         break;
     }
   }
+}
+
+std::vector<std::string> DaemonImpl::ConfinementBases() const {
+  std::vector<std::string> bases;
+  for (const SyncEntry& entry : config_.sync) {
+    bases.push_back(config_.DiskPath(DirName(entry.path)));
+  }
+  return bases;
+}
+
+void DaemonImpl::AddLink(const PeerConfig& peer) {
+  auto link = std::make_unique<PeerLink>();
+  link->config = peer;
+  link->since_ns = WallNs();
+  PeerLink& ref = *link;
+  links_[peer.name] = std::move(link);
+  Dial(ref);
+}
+
+void DaemonImpl::RemoveLink(const std::string& name) {
+  auto it = links_.find(name);
+  if (it == links_.end()) return;
+  PeerLink& link = *it->second;
+  if (link.channel) loop_.Remove(link.channel->fd());
+  if (link.child > 0) kill(link.child, SIGTERM);
+  loop_.Cancel(link.handshake_timer);
+  loop_.Cancel(link.redial_timer);
+  links_.erase(it);
+  for (auto s = sessions_.begin(); s != sessions_.end();) {
+    auto next = std::next(s);
+    if (s->second->peer == name) CloseSession(s->first, "peer removed from the config");
+    s = next;
+  }
+}
+
+// SIGHUP: re-read the config without dropping state or the channels that
+// stay. Sync entries and peers that were added or removed take effect; the
+// node's name, root, state_dir and socket need a restart.
+void DaemonImpl::Reload() {
+  Result<Config> fresh = LoadConfig(config_.source);
+  if (!fresh.ok()) {
+    Event("", spdlog::level::err,
+          "SIGHUP: keeping the running config, the new one is invalid: " +
+              fresh.status().ToString());
+    return;
+  }
+  const NodeConfig& was = config_.node;
+  const NodeConfig& now = fresh->node;
+  if (now.name != was.name || now.root != was.root || now.state_dir != was.state_dir ||
+      now.socket != was.socket) {
+    Event("", spdlog::level::warn,
+          "SIGHUP: [node] name, root, state_dir and socket changes need a restart; "
+          "keeping the running ones");
+  }
+  fresh->node.name = was.name;
+  fresh->node.root = was.root;
+  fresh->node.state_dir = was.state_dir;
+  fresh->node.socket = was.socket;
+
+  std::set<std::string> old_entries;
+  for (const SyncEntry& e : config_.sync) old_entries.insert(e.path);
+  std::map<std::string, PeerConfig> old_peers;
+  for (const PeerConfig& p : config_.peers) old_peers[p.name] = p;
+
+  config_ = std::move(*fresh);
+  disk_->SetConfinement(ConfinementBases());
+  InitLogging(config_.node.name, config_.node.log_level);
+
+  // Entries: forget the watches of removed ones, watch and scan new ones.
+  std::set<std::string> new_entries;
+  for (const SyncEntry& e : config_.sync) new_entries.insert(e.path);
+  for (const std::string& path : old_entries) {
+    if (new_entries.count(path)) continue;
+    const std::string disk = config_.DiskPath(path);
+    for (auto& [dir, target] : watch_targets_) target.names.erase(path);
+    watcher_.UnwatchTree(disk);
+    for (auto it = watch_targets_.lower_bound(disk); it != watch_targets_.end();) {
+      if (it->first != disk && it->first.compare(0, disk.size() + 1, disk + "/") != 0) break;
+      it = watch_targets_.erase(it);
+    }
+    Event(path, spdlog::level::info, "SIGHUP: no longer syncing " + path);
+  }
+  if (Status s = WatchEntries(); !s.ok()) Event("", spdlog::level::err, s.ToString());
+  for (const std::string& path : new_entries) {
+    if (old_entries.count(path)) continue;
+    Event(path, spdlog::level::info, "SIGHUP: now syncing " + path);
+    ScanTree(path, true);
+    // Peers that are up learn of it now, not at their next reconnect.
+    std::vector<wire::Version> below = store_->FilesUnder(path);
+    std::optional<wire::Version> self = store_->GetFile(path);
+    for (auto& [name, link] : links_) {
+      if (self) Enqueue(*link, path);
+      for (const wire::Version& v : below) Enqueue(*link, v.path());
+    }
+  }
+
+  // Peers: drop removed or changed ones, dial new ones.
+  for (const auto& [name, peer] : old_peers) {
+    const PeerConfig* p = config_.FindPeer(name);
+    if (!p || p->ssh != peer.ssh || p->exec != peer.exec) {
+      RemoveLink(name);
+      Event("", spdlog::level::info, "SIGHUP: dropped peer " + name);
+    }
+  }
+  for (const PeerConfig& p : config_.peers) {
+    if (!links_.count(p.name)) AddLink(p);
+  }
+  Event("", spdlog::level::info,
+        "SIGHUP: reloaded " + config_.source + ": " + std::to_string(config_.sync.size()) +
+            " synced paths, " + std::to_string(config_.peers.size()) + " peers");
+  sd_notify(0, "READY=1");
 }
 
 void DaemonImpl::Event(const std::string& path, spdlog::level::level_enum level,

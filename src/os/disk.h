@@ -115,6 +115,9 @@ class Disk {
   /// Removes an empty directory; a missing one is ok. ENOTEMPTY is an error.
   virtual Status RemoveDirectory(const std::string& path) = 0;
 
+  /// Replaces the confinement bases (see NewConfinedDisk) after a reload.
+  virtual void SetConfinement(std::vector<std::string> bases) { (void)bases; }
+
   /// The names in a directory (not "." or ".."), with their types from lstat.
   virtual Result<std::vector<std::pair<std::string, FileType>>> List(const std::string& dir) = 0;
 };

@@ -161,7 +161,10 @@ int OpenBeneath(int base, const std::string& rel) {
 
 class PosixDiskImpl final : public Disk {
  public:
-  explicit PosixDiskImpl(std::vector<std::string> bases) : bases_(std::move(bases)) {
+  explicit PosixDiskImpl(std::vector<std::string> bases) { SetConfinement(std::move(bases)); }
+
+  void SetConfinement(std::vector<std::string> bases) override {
+    bases_ = std::move(bases);
     // Longest first, so the innermost base is the one a path is confined to.
     std::sort(bases_.begin(), bases_.end(),
               [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
