@@ -64,6 +64,10 @@ void PrintStatus(const wire::StatusReply& s) {
       state += " to";
       for (const std::string& n : p.pending_to()) state += " " + n;
     }
+    if (!p.refused_by().empty()) {
+      state += " by";
+      for (const std::string& n : p.refused_by()) state += " " + n;
+    }
     std::string action = "-";
     if (p.has_last_action()) {
       const wire::ActionResult& a = p.last_action();
@@ -227,37 +231,70 @@ int CmdRestore(const std::string& config_flag, const std::string& path, int gene
   return 0;
 }
 
-int CmdDiff(const std::string& config_flag, const std::string& path, int generation) {
-  int code = 0;
-  std::optional<Config> config = Load(config_flag, &code);
-  if (!config) return code;
-  Result<std::unique_ptr<StateStore>> store = OpenStoreReadOnly(*config);
-  if (!store.ok()) {
-    std::fprintf(stderr, "syncr diff: %s\n", store.status().ToString().c_str());
-    return 1;
-  }
-  BackupStore backups(*config, PosixDisk(), **store);
-  Result<std::string> content = backups.Content(path, generation);
-  if (!content.ok()) {
-    std::fprintf(stderr, "syncr diff: %s\n", content.status().ToString().c_str());
-    return 1;
-  }
+// Writes `content` to a temp file and runs `diff -u` of it against the
+// current file; exit 0 equal, 1 different (as diff), 2+ trouble.
+int DiffAgainst(const Config& config, const std::string& path, const std::string& content,
+                const std::string& label) {
   char temp[] = "/tmp/syncr-diff-XXXXXX";
   int fd = mkstemp(temp);
-  if (fd < 0 || write(fd, content->data(), content->size()) != static_cast<ssize_t>(content->size())) {
+  if (fd < 0 || write(fd, content.data(), content.size()) != static_cast<ssize_t>(content.size())) {
     std::fprintf(stderr, "syncr diff: cannot write a temp file in /tmp\n");
-    return 1;
+    if (fd >= 0) close(fd);
+    return 2;
   }
   close(fd);
   SpawnOptions options;
-  options.argv = {"diff", "-u", "--label", path + " (generation " + std::to_string(generation) + ")",
-                  "--label", path + " (current)", temp, config->DiskPath(path)};
+  options.argv = {"diff", "-u", "--label", path + " (" + label + ")", "--label",
+                  path + " (current)", temp, config.DiskPath(path)};
   options.stdout_fd = 1;
   options.new_process_group = false;
   Result<pid_t> pid = Spawn(options);
   int rc = pid.ok() ? WaitChild(*pid) : 2;
   unlink(temp);
-  return rc > 1 ? 1 : 0;
+  return rc;
+}
+
+int CmdDiff(const std::string& config_flag, const std::string& path, int generation,
+            const std::string& peer) {
+  int code = 0;
+  std::optional<Config> config = Load(config_flag, &code);
+  if (!config) return code;
+  if (!config->FindEntry(path)) {
+    std::fprintf(stderr, "syncr diff: %s is not synced by %s\n", path.c_str(),
+                 config->source.c_str());
+    return 2;
+  }
+  if (!peer.empty()) {
+    wire::ControlRequest request;
+    request.mutable_fetch()->set_path(path);
+    request.mutable_fetch()->set_peer(peer);
+    Result<wire::ControlReply> reply = SendControl(config->node.socket, request);
+    if (!reply.ok() || !reply->ok()) {
+      std::fprintf(stderr, "syncr diff: %s\n",
+                   reply.ok() ? reply->error().c_str() : reply.status().ToString().c_str());
+      return 2;
+    }
+    const wire::FetchReply& f = reply->fetch();
+    if (!f.error().empty() || !f.found()) {
+      std::fprintf(stderr, "syncr diff: %s has no copy of %s%s%s\n", peer.c_str(), path.c_str(),
+                   f.error().empty() ? "" : ": ", f.error().c_str());
+      return 2;
+    }
+    return DiffAgainst(*config, path, f.content(), "on " + peer + ", version " +
+                                                       ToString(f.version().vv()));
+  }
+  Result<std::unique_ptr<StateStore>> store = OpenStoreReadOnly(*config);
+  if (!store.ok()) {
+    std::fprintf(stderr, "syncr diff: %s\n", store.status().ToString().c_str());
+    return 2;
+  }
+  BackupStore backups(*config, PosixDisk(), **store);
+  Result<std::string> content = backups.Content(path, generation);
+  if (!content.ok()) {
+    std::fprintf(stderr, "syncr diff: %s\n", content.status().ToString().c_str());
+    return 2;
+  }
+  return DiffAgainst(*config, path, *content, "generation " + std::to_string(generation));
 }
 
 int CmdResolve(const std::string& config_flag, const std::string& path, const std::string& take) {

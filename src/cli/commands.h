@@ -10,7 +10,9 @@ int CmdCheck(const std::string& config_flag);
 int CmdStatus(const std::string& config_flag, bool json);
 int CmdHistory(const std::string& config_flag, const std::string& path, bool json);
 int CmdRestore(const std::string& config_flag, const std::string& path, int generation);
-int CmdDiff(const std::string& config_flag, const std::string& path, int generation);
+/// Exit codes as diff(1): 0 equal, 1 different, 2 trouble.
+int CmdDiff(const std::string& config_flag, const std::string& path, int generation,
+            const std::string& peer);
 int CmdResolve(const std::string& config_flag, const std::string& path, const std::string& take);
 int CmdLog(const std::string& config_flag, const std::string& path, int count);
 int CmdDaemon(const std::string& config_flag);

@@ -60,11 +60,15 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   restore->add_option("-c,--config", config, config_help);
 
-  auto* diff = app.add_subcommand("diff", "unified diff of PATH against a kept generation");
+  auto* diff = app.add_subcommand(
+      "diff", "unified diff of PATH against a kept generation or a peer's copy");
   diff->add_option("path", path, "a synced path")->required();
   diff->add_option("--generation,-g", generation, "generation to compare with")
       ->default_val(2)
       ->check(CLI::PositiveNumber);
+  std::string diff_peer;
+  diff->add_option("--peer", diff_peer, "compare with NODE's copy, fetched over the channel")
+      ->excludes("--generation");
   diff->add_option("-c,--config", config, config_help);
 
   auto* log = app.add_subcommand("log", "recent events and action runs");
@@ -106,7 +110,7 @@ int main(int argc, char** argv) {
   if (*status) return syncr::CmdStatus(config, json);
   if (*history) return syncr::CmdHistory(config, path, json);
   if (*restore) return syncr::CmdRestore(config, path, generation);
-  if (*diff) return syncr::CmdDiff(config, path, generation);
+  if (*diff) return syncr::CmdDiff(config, path, generation, diff_peer);
   if (*log) return syncr::CmdLog(config, path, count);
   if (*check) return syncr::CmdCheck(config);
   if (*resolve) return syncr::CmdResolve(config, path, take);

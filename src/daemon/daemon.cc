@@ -65,6 +65,7 @@ struct PeerLink {
   std::map<std::string, uint64_t> inflight;  // path -> bytes, awaiting ack
   std::set<std::string> requeue_after_ack;
   uint64_t inflight_bytes = 0;
+  std::map<std::string, wire::VersionVector> refused;  // paths its config does not sync
 };
 
 // One accepted connection: a peer pushing to us, or a CLI request.
@@ -168,6 +169,9 @@ class DaemonImpl {
   std::vector<std::string> problems_;
   int64_t started_ns_ = WallNs();
   bool starting_ = false;  // the start-up scan is running
+  size_t baseline_paths_ = 0;
+  std::map<uint64_t, uint64_t> pending_fetches_;  // fetch id -> waiting control session
+  uint64_t next_fetch_ = 1;
 };
 
 // ---------------------------------------------------------------- start-up
@@ -253,23 +257,7 @@ void DaemonImpl::ScanAll(const char* why) {
   }
 }
 
-bool DaemonImpl::Excluded(const std::string& path) const {
-  const SyncEntry* entry = config_.FindEntry(path);
-  if (!entry) return true;
-  if (path == entry->path) return false;
-  const std::string name = BaseName(path);
-  if (IsSyncrTempName(name)) return true;
-  if (config_.backup.beside) {
-    // FILE.1 ... FILE.N are the legacy-layout backups, not synced files.
-    const size_t dot = name.find_last_of('.');
-    if (dot != std::string::npos && dot + 1 < name.size() &&
-        name.find_first_not_of("0123456789", dot + 1) == std::string::npos) {
-      return true;
-    }
-  }
-  if (!IsCleanPath(path)) return true;  // a name with a newline: not something to replicate
-  return IsExcludedPath(entry->exclude, path.substr(entry->path.size() + 1));
-}
+bool DaemonImpl::Excluded(const std::string& path) const { return IsNotSynced(config_, path); }
 
 void DaemonImpl::WatchTree(const std::string& path) {
   const std::string disk = config_.DiskPath(path);
@@ -382,9 +370,16 @@ int DaemonImpl::Run() {
     spdlog::error("cannot start: {}", s.ToString());
     return 1;
   }
+  // What the very first scan finds is the baseline, not a change: no actions
+  // (installing Syncr on a running pair must not restart every service).
   starting_ = true;
   ScanAll("start");
   starting_ = false;
+  if (baseline_paths_ > 0) {
+    Event("", spdlog::level::info,
+          "first scan: recorded " + std::to_string(baseline_paths_) +
+              " paths as they are (no actions run for them)");
+  }
   if (s = Listen(); !s.ok()) {
     spdlog::error("cannot start: {}", s.ToString());
     return 1;
@@ -500,13 +495,17 @@ void DaemonImpl::ScanNow(const std::string& path) {
 
 void DaemonImpl::OnLocalChange(const Change& change) {
   const wire::Version& v = change.version;
+  if (starting_ && change.first_seen) {
+    // The baseline of the first scan: counted, logged once at the end.
+    ++baseline_paths_;
+    for (auto& [name, link] : links_) Enqueue(*link, v.path());
+    return;
+  }
   Event(v.path(), spdlog::level::info,
         "local change " + change.event + " " + v.path() + " version " + ToString(v.vv()) +
             " hash " + ShortHash(v.hash()));
   for (auto& [name, link] : links_) Enqueue(*link, v.path());
-  // What the very first scan finds is the baseline, not a change: installing
-  // Syncr on a running pair must not restart every service.
-  if (!(starting_ && change.first_seen)) RunActions(change);
+  RunActions(change);
 }
 
 // Changes are gathered per sync entry: a file entry's run starts on the next
@@ -710,7 +709,18 @@ void DaemonImpl::OnLinkFrame(PeerLink& link, const wire::Frame& frame) {
       link.inflight.erase(it);
       if (ack.ok()) {
         store_->PutPeerHas(peer, ack.path(), ack.vv());
+        link.refused.erase(ack.path());
         spdlog::debug("{} acknowledged {} {}", peer, ack.path(), ToString(ack.vv()));
+      } else if (ack.refused()) {
+        // The peer's config does not sync it: retrying cannot help, and an
+        // idle node must stay idle. Status shows it until the configs agree.
+        if (!link.refused.count(ack.path())) {
+          Event(ack.path(), spdlog::level::warn,
+                peer + " refused " + Printable(ack.path()) + ": " + Printable(ack.error()) +
+                    " (not retried; make the configs agree)");
+        }
+        std::optional<wire::Version> v = store_->GetFile(ack.path());
+        link.refused[ack.path()] = v ? v->vv() : wire::VersionVector();
       } else {
         Event(ack.path(), spdlog::level::warn,
               peer + " could not apply " + ack.path() + ": " + ack.error() + " (retrying)");
@@ -724,6 +734,24 @@ void DaemonImpl::OnLinkFrame(PeerLink& link, const wire::Frame& frame) {
       }
       if (link.requeue_after_ack.erase(ack.path())) Enqueue(link, ack.path());
       Pump(link);
+      return;
+    }
+    case wire::Frame::kFetchReply: {
+      auto waiting = pending_fetches_.find(frame.fetch_reply().id());
+      if (waiting == pending_fetches_.end()) return;
+      auto session = sessions_.find(waiting->second);
+      pending_fetches_.erase(waiting);
+      if (session == sessions_.end()) return;
+      wire::Frame out;
+      out.mutable_reply()->set_ok(true);
+      *out.mutable_reply()->mutable_fetch() = frame.fetch_reply();
+      session->second->channel->Send(out);
+      session->second->closing = true;
+      const uint64_t sid = session->first;
+      FlushChannel(*session->second->channel, [this, sid](const std::string& e) {
+        CloseSession(sid, e);
+      });
+      if (sessions_.count(sid) && !sessions_[sid]->channel->WantsWrite()) CloseSession(sid, "");
       return;
     }
     case wire::Frame::kError:
@@ -784,6 +812,8 @@ void DaemonImpl::Pump(PeerLink& link) {
     if (!v || v->kind() == wire::KIND_NONE) continue;
     std::optional<wire::VersionVector> has = store_->GetPeerHas(link.config.name, path);
     if (!PeerLacks(*v, has ? &*has : nullptr)) continue;
+    auto refused = link.refused.find(path);
+    if (refused != link.refused.end() && Covers(refused->second, v->vv())) continue;
     Result<std::string> content = node_->ContentFor(*v);
     if (!content.ok()) {
       Event(path, spdlog::level::warn, "cannot send " + path + ": " + content.status().ToString());
@@ -793,6 +823,7 @@ void DaemonImpl::Pump(PeerLink& link) {
     wire::Frame frame;
     *frame.mutable_update()->mutable_version() = *v;
     frame.mutable_update()->set_content(std::move(*content));
+    frame.mutable_update()->set_lost_content(node_->LostContentFor(*v));
     const uint64_t bytes = frame.update().content().size() + 256;
     link.channel->Send(frame);
     link.inflight[path] = bytes;
@@ -968,6 +999,25 @@ void DaemonImpl::OnSessionFrame(Session& session, const wire::Frame& frame) {
         if (frame.control().has_status()) {
           r->set_ok(true);
           *r->mutable_status() = BuildStatus();
+        } else if (frame.control().has_fetch()) {
+          const wire::FetchRequest& req = frame.control().fetch();
+          auto link = links_.find(req.peer());
+          if (link == links_.end() || link->second->state != PeerLink::State::kUp) {
+            r->set_ok(false);
+            r->set_error(link == links_.end() ? "no peer named '" + Printable(req.peer()) + "'"
+                                              : "peer " + req.peer() + " is not connected");
+          } else {
+            // The reply comes back on the link; keep this session open for it.
+            const uint64_t fetch_id = next_fetch_++;
+            pending_fetches_[fetch_id] = session.id;
+            wire::Frame ask;
+            ask.mutable_fetch_request()->set_id(fetch_id);
+            ask.mutable_fetch_request()->set_path(req.path());
+            link->second->channel->Send(ask);
+            PeerLink* lp = link->second.get();
+            FlushChannel(*lp->channel, [this, lp](const std::string& e) { LinkDown(*lp, e); });
+            return;
+          }
         } else if (frame.control().has_resolve()) {
           const wire::ResolveRequest& req = frame.control().resolve();
           Result<Change> change = node_->Resolve(req.path(), req.take());
@@ -995,6 +1045,25 @@ void DaemonImpl::OnSessionFrame(Session& session, const wire::Frame& frame) {
     }
   }
   if (session.control) return;
+  if (frame.body_case() == wire::Frame::kFetchRequest) {
+    const wire::FetchRequest& req = frame.fetch_request();
+    wire::Frame reply;
+    wire::FetchReply* r = reply.mutable_fetch_reply();
+    r->set_id(req.id());
+    Status allowed = CheckSyncedPath(config_, req.path());
+    std::optional<wire::Version> v = allowed.ok() ? store_->GetFile(req.path()) : std::nullopt;
+    if (!allowed.ok()) {
+      r->set_error(allowed.ToString());
+    } else if (v && v->kind() == wire::KIND_FILE) {
+      Result<std::string> content = node_->ContentFor(*v);
+      r->set_found(content.ok());
+      if (content.ok()) r->set_content(std::move(*content));
+      if (!content.ok()) r->set_error(content.status().ToString());
+      *r->mutable_version() = *v;
+    }
+    session.channel->Send(reply);
+    return;
+  }
   if (frame.body_case() == wire::Frame::kHave) {
     StateStore::Batch batch(*store_);
     for (const wire::Version& v : frame.have().versions()) {
@@ -1035,6 +1104,9 @@ void DaemonImpl::OnUpdates(Session& session, const std::vector<const wire::Updat
     reply.mutable_ack()->set_path(path);
     reply.mutable_ack()->set_ok(error.ok());
     if (!error.ok()) reply.mutable_ack()->set_error(error.ToString());
+    if (!error.ok() && error.ToString().rfind("refused path", 0) == 0) {
+      reply.mutable_ack()->set_refused(true);
+    }
     if (vv) *reply.mutable_ack()->mutable_vv() = *vv;
     session.channel->Send(reply);
   };
@@ -1048,6 +1120,17 @@ void DaemonImpl::OnUpdates(Session& session, const std::vector<const wire::Updat
     }
     allowed.push_back(update);
   }
+  // Deletions after everything else and deepest first, so a directory's
+  // tombstone finds it empty even if the sender's order was different.
+  std::stable_partition(allowed.begin(), allowed.end(), [](const wire::Update* u) {
+    return u->version().kind() != wire::KIND_DELETED;
+  });
+  auto first_deletion = std::find_if(allowed.begin(), allowed.end(), [](const wire::Update* u) {
+    return u->version().kind() == wire::KIND_DELETED;
+  });
+  std::stable_sort(first_deletion, allowed.end(), [](const wire::Update* x, const wire::Update* y) {
+    return x->version().path() > y->version().path();
+  });
   std::vector<Result<ApplyOutcome>> outcomes = node_->ApplyBatch(allowed);
   wire::Frame have;
   for (size_t i = 0; i < allowed.size(); ++i) {
@@ -1111,7 +1194,10 @@ wire::StatusReply DaemonImpl::BuildStatus() {
     for (const wire::Version& v : files) {
       if (v.kind() == wire::KIND_NONE) continue;
       auto it = peer_has[name].find(v.path());
-      if (PeerLacks(v, it == peer_has[name].end() ? nullptr : &it->second)) ++pending;
+      if (PeerLacks(v, it == peer_has[name].end() ? nullptr : &it->second) &&
+          !link->refused.count(v.path())) {
+        ++pending;
+      }
     }
     p->set_pending(pending);
     if (!p->connected() || pending > 0) in_sync = false;
@@ -1125,7 +1211,11 @@ wire::StatusReply DaemonImpl::BuildStatus() {
     for (const auto& [name, has] : peer_has) {
       auto it = has.find(v.path());
       if (v.kind() != wire::KIND_NONE && PeerLacks(v, it == has.end() ? nullptr : &it->second)) {
-        ps->add_pending_to(name);
+        if (links_.at(name)->refused.count(v.path())) {
+          ps->add_refused_by(name);
+        } else {
+          ps->add_pending_to(name);
+        }
       }
     }
     if (v.kind() == wire::KIND_NONE) {
@@ -1136,6 +1226,9 @@ wire::StatusReply DaemonImpl::BuildStatus() {
       in_sync = false;
     } else if (ps->pending_to_size() > 0) {
       ps->set_state("pending");
+    } else if (ps->refused_by_size() > 0) {
+      ps->set_state("refused");
+      in_sync = false;
     } else {
       ps->set_state("in sync");
     }

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/util.h"
+#include "engine/path_policy.h"
 #include "os/accounts.h"
 
 namespace syncr {
@@ -192,9 +193,18 @@ Status Node::WriteToDisk(const wire::Update& update, const wire::Version* local,
       Result<Snapshot> there = disk_.Observe(disk_path, 0);
       if (there.ok() && there->info.type == FileType::kDirectory) {
         Status s = disk_.RemoveDirectory(disk_path);
-        // Excluded or unsynced files keep a deleted directory alive here.
-        if (!s.ok() && s.err() == ENOTEMPTY) return Status();
-        return s;
+        if (s.ok() || s.err() != ENOTEMPTY) return s;
+        // Excluded or unsynced files keep a deleted directory alive here;
+        // synced ones mean their own deletions have not arrived yet.
+        Result<std::vector<std::pair<std::string, FileType>>> left = disk_.List(disk_path);
+        if (!left.ok()) return left.status();
+        for (const auto& [child, type] : *left) {
+          if (!IsNotSynced(config_, remote.path() + "/" + child)) {
+            return Status::Error(remote.path() + " still holds " + child +
+                                 ": its deletion has not arrived yet");
+          }
+        }
+        return Status();
       }
       return disk_.Remove(disk_path);
     }
@@ -404,6 +414,16 @@ Status Node::Record(PendingApply& p, ApplyOutcome* out) {
       store_.MarkGenerationConflict(gens.front().id, true);
     }
   }
+  // A conflict we did not take part in: keep the losing content too, so it
+  // is restorable on every node.
+  const std::string& lost = p.update->lost_content();
+  if (remote.conflict() && !lost.empty() && Sha256(lost) == remote.lost_hash() &&
+      !backups_.ContentByHash(remote.path(), remote.lost_hash())) {
+    wire::Version loser = remote;
+    loser.set_hash(remote.lost_hash());
+    loser.set_origin(remote.lost_origin());
+    if (Status s = backups_.Record(loser, lost, true); !s.ok()) return s;
+  }
   if (p.conflict) {
     *p.applied.mutable_vv() = Merge(local->vv(), remote.vv());
     p.applied.set_conflict(true);
@@ -448,6 +468,11 @@ Result<std::string> Node::ContentFor(const wire::Version& version) {
   if (kept.ok() && Sha256(*kept) == version.hash()) return kept;
   return Status::Error(version.path() + ": the content of version " + ToString(version.vv()) +
                        " is neither on disk nor in the backups");
+}
+
+std::string Node::LostContentFor(const wire::Version& version) {
+  if (!version.conflict() || version.lost_hash().empty()) return "";
+  return backups_.ContentByHash(version.path(), version.lost_hash()).value_or("");
 }
 
 Result<Change> Node::Resolve(const std::string& path, const std::string& take) {

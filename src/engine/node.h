@@ -55,6 +55,9 @@ class Node {
   /// otherwise generation 1 of the backups (which always holds it).
   Result<std::string> ContentFor(const wire::Version& version);
 
+  /// The losing content a conflict version names (empty if not kept here).
+  std::string LostContentFor(const wire::Version& version);
+
   /// Acknowledges the conflict on `path`: keeps the current content, or with
   /// `take` set puts back the losing content that came from node `take`. Either
   /// way a new version without the conflict mark is made; it replicates and

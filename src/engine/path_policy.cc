@@ -1,5 +1,7 @@
 #include "engine/path_policy.h"
 
+#include "os/disk.h"
+
 namespace syncr {
 
 bool IsCleanPath(const std::string& path) {
@@ -45,6 +47,25 @@ std::string Printable(std::string_view s) {
   }
   if (s.size() > 300) out += "...";
   return out;
+}
+
+bool IsNotSynced(const Config& config, const std::string& path) {
+  const SyncEntry* entry = config.FindEntry(path);
+  if (!entry) return true;
+  if (path == entry->path) return false;
+  const size_t slash = path.find_last_of('/');
+  const std::string name = path.substr(slash + 1);
+  if (IsSyncrTempName(name)) return true;
+  if (config.backup.beside) {
+    // FILE.1 ... FILE.N are the legacy-layout backups, not synced files.
+    const size_t dot = name.find_last_of('.');
+    if (dot != std::string::npos && dot + 1 < name.size() &&
+        name.find_first_not_of("0123456789", dot + 1) == std::string::npos) {
+      return true;
+    }
+  }
+  if (!IsCleanPath(path)) return true;
+  return IsExcludedPath(entry->exclude, path.substr(entry->path.size() + 1));
 }
 
 Status CheckSyncedPath(const Config& config, const std::string& path) {

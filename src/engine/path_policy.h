@@ -22,6 +22,12 @@ bool IsCleanPath(const std::string& path);
 /// excluded: a file in an excluded directory is excluded too.
 bool IsExcludedPath(const std::vector<std::string>& globs, const std::string& relpath);
 
+/// True if this node does not sync `path`: outside every entry, excluded
+/// (itself or a directory above it), Syncr's own temp file, a legacy
+/// FILE.N backup when [backup] beside is on, or a name with a control
+/// character. The local watcher and the receiver ask the same question.
+bool IsNotSynced(const Config& config, const std::string& path);
+
 /// `s` with control characters and backslashes escaped (\n, \x1b), cut to
 /// 300 bytes: safe to put in a log line whatever a peer sent.
 std::string Printable(std::string_view s);

@@ -83,6 +83,17 @@ Status BackupStore::Record(const wire::Version& version, std::string_view conten
   return Status();
 }
 
+std::optional<std::string> BackupStore::ContentByHash(const std::string& path,
+                                                     const std::string& hash) {
+  std::vector<Generation> gens = store_.Generations(path);
+  for (size_t i = 0; i < gens.size(); ++i) {
+    if (gens[i].hash != hash) continue;
+    Result<std::string> content = Content(path, static_cast<int>(i) + 1);
+    if (content.ok()) return std::move(*content);
+  }
+  return std::nullopt;
+}
+
 Result<std::string> BackupStore::Content(const std::string& path, int n) {
   std::vector<Generation> gens = store_.Generations(path);
   if (n < 1 || static_cast<size_t>(n) > gens.size()) {

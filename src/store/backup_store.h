@@ -8,6 +8,7 @@
 // legacy layout). Not thread-safe.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,9 @@ class BackupStore {
 
   /// The content of generation `n` (1 = newest) of `path`.
   Result<std::string> Content(const std::string& path, int n);
+
+  /// The kept content of `path` whose SHA-256 is `hash`, if any generation has it.
+  std::optional<std::string> ContentByHash(const std::string& path, const std::string& hash);
 
  private:
   std::string ObjectPath(const std::string& raw_hash) const;

@@ -21,7 +21,7 @@ import sys
 import time
 import unittest
 
-from harness import ClusterTestCase, TIMEOUT_SCALE, sha256_hex
+from harness import ClusterTestCase, TIMEOUT_SCALE, read_text, sha256_hex
 import treeutil as tu
 
 ENTRY = "/etc/nginx"
@@ -411,6 +411,9 @@ class ExcludeTest(DirTestBase):
         self.assertFalse(os.path.lexists(c.disk("b", self.p("x.local"))), "b accepted x.local")
         self.assertFalse(os.path.lexists(c.disk("b", self.p("sub/y.local"))), "b accepted sub/y.local")
         self.assertNotIn(self.p("x.local"), tu.status_paths(c, "b"))
+        # SPEC 9: refused and logged, and b lives on
+        c.wait_until(lambda: f"refused path {self.p('x.local')}" in read_text(c.node("b").log),
+                     what=f"b's log to say it refused {self.p('x.local')}")
 
 
 class MetadataTest(DirTestBase):
