@@ -104,10 +104,11 @@ int CmdCheck(const std::string& config_flag) {
   return 0;
 }
 
-int CmdDaemon(const std::string& config_flag) {
+int CmdDaemon(const std::string& config_flag, const std::string& log_level) {
   int code = 0;
   std::optional<Config> config = Load(config_flag, &code);
   if (!config) return code;
+  if (!log_level.empty()) config->node.log_level = log_level;
   return RunDaemon(std::move(*config));
 }
 

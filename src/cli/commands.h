@@ -15,7 +15,7 @@ int CmdDiff(const std::string& config_flag, const std::string& path, int generat
             const std::string& peer);
 int CmdResolve(const std::string& config_flag, const std::string& path, const std::string& take);
 int CmdLog(const std::string& config_flag, const std::string& path, int count);
-int CmdDaemon(const std::string& config_flag);
+int CmdDaemon(const std::string& config_flag, const std::string& log_level);
 int CmdConnect(const std::string& config_flag, const std::string& socket_flag);
 /// The embedded demo: two nodes in a temp folder. `self` is this binary.
 int CmdDemo(const std::string& self);

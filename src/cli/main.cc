@@ -36,8 +36,11 @@ int main(int argc, char** argv) {
   int count = 50;
   const char* config_help = "config file (default: $SYNCR_CONFIG, else /etc/syncr/syncr.toml)";
 
+  std::string log_level;
   auto* daemon = app.add_subcommand("daemon", "run this node in the foreground");
   daemon->add_option("-c,--config", config, config_help);
+  daemon->add_option("--log-level", log_level, "trace, debug, info, warn or error (overrides [node] log_level)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 
   auto* connect = app.add_subcommand(
       "connect", "bridge stdin/stdout to the local daemon (what a peer runs through ssh)");
@@ -105,7 +108,7 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
 
-  if (*daemon) return syncr::CmdDaemon(config);
+  if (*daemon) return syncr::CmdDaemon(config, log_level);
   if (*connect) return syncr::CmdConnect(config, socket);
   if (*status) return syncr::CmdStatus(config, json);
   if (*history) return syncr::CmdHistory(config, path, json);

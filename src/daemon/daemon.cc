@@ -127,6 +127,7 @@ class DaemonImpl {
 
   void OnSignal();
   void Reload();
+  void KeepWatchdog(int64_t period_ms);
   void AddLink(const PeerConfig& peer);
   void RemoveLink(const std::string& name);
   std::vector<std::string> ConfinementBases() const;
@@ -388,6 +389,11 @@ int DaemonImpl::Run() {
   spdlog::info("ready: {} synced paths, {} peers, socket {}", config_.sync.size(),
                config_.peers.size(), config_.node.socket);
   sd_notify(0, "READY=1");
+  // Only when systemd asks for it (WatchdogSec=): otherwise no timer at all.
+  uint64_t watchdog_usec = 0;
+  if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
+    KeepWatchdog(static_cast<int64_t>(watchdog_usec / 2000));
+  }
   loop_.Run();
 
   spdlog::info("stopping");
@@ -1274,6 +1280,11 @@ void DaemonImpl::OnSignal() {
         break;
     }
   }
+}
+
+void DaemonImpl::KeepWatchdog(int64_t period_ms) {
+  sd_notify(0, "WATCHDOG=1");
+  loop_.After(std::max<int64_t>(period_ms, 100), [this, period_ms] { KeepWatchdog(period_ms); });
 }
 
 std::vector<std::string> DaemonImpl::ConfinementBases() const {
