@@ -288,7 +288,9 @@ class PosixDiskImpl final : public Disk {
 
   Status SyncFilesystems(const std::vector<std::string>& paths) override {
     std::set<dev_t> done;
+    std::set<std::string> dirs;
     for (const std::string& path : paths) {
+      if (!dirs.insert(DirName(path)).second) continue;  // one look per directory
       Result<Parent> p = OpenParent(path, false);
       if (!p.ok()) return p.status();
       struct stat st {};

@@ -41,8 +41,7 @@ Status BackupStore::Record(const wire::Version& version, std::string_view conten
                            bool conflict) {
   const std::string& path = version.path();
   const std::string hash = Sha256(content);
-  std::vector<Generation> existing = store_.Generations(path);
-  if (!conflict && !existing.empty() && existing.front().hash == hash) return Status();
+  if (!conflict && store_.NewestGeneration(path).first == hash) return Status();
 
   if (config_.backup.beside) {
     if (Status s = RotateBeside(path, content, version); !s.ok()) return s;

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace syncr {
@@ -9,6 +10,8 @@ namespace {
 
 constexpr int kEventsKept = 10000;
 constexpr int kActionRunsKept = 2000;
+// The logs are trimmed back to their bound every this many inserts.
+constexpr int64_t kTrimEvery = 200;
 
 // One prepared statement, finalized on scope exit.
 class Stmt {
@@ -222,7 +225,17 @@ std::vector<Generation> StateStore::Generations(const std::string& path) {
   return out;
 }
 
+std::pair<std::string, int> StateStore::NewestGeneration(const std::string& path) {
+  Stmt st(db_,
+          "SELECT (SELECT hash FROM generations WHERE path = ?1 ORDER BY id DESC LIMIT 1), "
+          "(SELECT COUNT(*) FROM generations WHERE path = ?1)");
+  st.BindText(1, path);
+  if (st.Step() != SQLITE_ROW) return {"", 0};
+  return {st.Blob(0), static_cast<int>(st.Int(1))};
+}
+
 Result<std::vector<std::string>> StateStore::PruneGenerations(const std::string& path, int keep) {
+  if (NewestGeneration(path).second <= keep) return std::vector<std::string>();
   std::vector<Generation> all = Generations(path);
   std::vector<std::string> dropped_hashes;
   for (size_t i = static_cast<size_t>(keep); i < all.size(); ++i) {
@@ -272,9 +285,12 @@ Status StateStore::AddEvent(const EventRecord& e) {
   Stmt st(db_, "INSERT INTO events (time_ns, path, level, message) VALUES (?, ?, ?, ?)");
   st.Bind(1, e.time_ns).BindText(2, e.path).BindText(3, e.level).BindText(4, e.message);
   if (st.Step() != SQLITE_DONE) return DbError(db_, "log event");
-  Stmt trim(db_, "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?");
-  trim.Bind(1, int64_t{kEventsKept});
-  trim.Step();
+  if (++inserts_since_trim_ >= kTrimEvery) {
+    inserts_since_trim_ = 0;
+    Stmt trim(db_, "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?");
+    trim.Bind(1, int64_t{kEventsKept});
+    trim.Step();
+  }
   return Status();
 }
 
@@ -283,7 +299,7 @@ std::vector<EventRecord> StateStore::Events(const std::string& path, int limit) 
   Stmt st(db_,
           "SELECT time_ns, path, level, message FROM events WHERE (?1 = '' OR path = ?1) "
           "ORDER BY id DESC LIMIT ?2");
-  st.BindText(1, path).Bind(2, int64_t{limit});
+  st.BindText(1, path).Bind(2, int64_t{std::min(limit, kEventsKept)});
   while (st.Step() == SQLITE_ROW) {
     out.push_back({st.Int(0), st.Blob(1), st.Blob(2), st.Blob(3)});
   }

@@ -69,6 +69,8 @@ class StateStore {
   Result<int64_t> AddGeneration(const Generation& generation);
   /// Newest first.
   std::vector<Generation> Generations(const std::string& path);
+  /// The hash of the newest generation of `path`, and how many are kept.
+  std::pair<std::string, int> NewestGeneration(const std::string& path);
   /// Deletes all but the newest `keep` generations of `path`; returns the
   /// hashes that no generation references any more.
   Result<std::vector<std::string>> PruneGenerations(const std::string& path, int keep);
@@ -104,6 +106,7 @@ class StateStore {
 
   sqlite3* db_;
   int batch_depth_ = 0;
+  int64_t inserts_since_trim_ = 0;
 };
 
 }  // namespace syncr
