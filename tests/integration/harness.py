@@ -758,8 +758,9 @@ class SshServer:
     <dir>; each client key gets a forced command in authorized_keys, and a Host
     entry in <dir>/ssh_config (used with `ssh -F <dir>/ssh_config HOST`)."""
 
-    def __init__(self, directory: str):
+    def __init__(self, directory: str, extra_config: str = ""):
         self.dir = directory
+        self.extra_config = extra_config  # appended to sshd_config (e.g. SetEnv)
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         self.port = free_port()
         self.user = __import__("pwd").getpwuid(os.geteuid()).pw_name
@@ -786,6 +787,7 @@ class SshServer:
         self._keygen(key)
         with open(key + ".pub") as f:
             pub = f.read().strip()
+        # Exactly the line docs/setup.md tells admins to use.
         opts = f'command="{forced_command}",restrict'
         with open(self.authorized_keys, "a") as f:
             f.write(f"{opts} {pub}\n")
@@ -842,6 +844,7 @@ KbdInteractiveAuthentication no
 AllowUsers {self.user}
 LogLevel VERBOSE
 MaxStartups 50
+{self.extra_config}
 """)
         t = subprocess.run([SSHD, "-t", "-f", self.sshd_config], capture_output=True, timeout=30)
         if t.returncode != 0:
