@@ -1,5 +1,7 @@
 #include "cli/import_legacy.h"
 
+#include "common/util.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -514,27 +516,6 @@ Status CheckPeers(const std::vector<std::pair<std::string, std::string>>& peers)
     }
   }
   return Status();
-}
-
-/// The whole file at `path`, or why not ("cannot read incrontab PATH: ...").
-Result<std::string> ReadWholeFile(const std::string& what, const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::Sys("cannot read " + what, path, errno);
-  std::string text;
-  char buf[16384];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      close(fd);
-      return Status::Sys("cannot read " + what, path, err);
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return text;
 }
 
 }  // namespace

@@ -1,6 +1,10 @@
 #include "common/util.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <time.h>
 
 namespace syncr {
@@ -36,6 +40,26 @@ std::string Hex(std::string_view bytes) {
 }
 
 std::string ShortHash(std::string_view raw_hash) { return Hex(raw_hash).substr(0, 12); }
+
+Result<std::string> ReadWholeFile(const std::string& what, const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Sys("cannot read " + what, path, errno);
+  std::string text;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      return Status::Sys("cannot read " + what, path, err);
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return text;
+}
 
 std::string FormatTime(int64_t wall_ns) {
   time_t secs = static_cast<time_t>(wall_ns / 1000000000);

@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include "common/util.h"
+
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
@@ -647,23 +649,9 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source) {
 }
 
 Result<Config> LoadConfig(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::Sys("cannot read config", path, errno);
-  std::string text;
-  char buf[16384];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      close(fd);
-      return Status::Sys("cannot read config", path, err);
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return ParseConfig(text, path);
+  Result<std::string> text = ReadWholeFile("config", path);
+  if (!text.ok()) return text.status();
+  return ParseConfig(*text, path);
 }
 
 std::string ResolveConfigPath(const std::string& flag) {

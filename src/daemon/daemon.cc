@@ -156,6 +156,7 @@ class DaemonImpl {
     bool recursive = false;
   };
   std::map<std::string, PendingScan> scan_timers_;
+  std::set<std::string> writing_;  // paths an in-place writer has open (modify, no close yet)
   // Directory entries' actions, gathered over a burst of changes.
   struct ActionBatch {
     std::vector<Change> changes;
@@ -459,7 +460,12 @@ void DaemonImpl::OnInotify() {
         }
       }
     }
-    ScheduleScan(path, SettleDelay(e), dir_moved);
+    // An in-place writer is at work from its first modify until its
+    // close-write (or until the name is replaced or removed): while it is,
+    // no event shortens the wait, or a scan could read a half-written file.
+    if (e.mask & IN_MODIFY) writing_.insert(path);
+    if (e.mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE)) writing_.erase(path);
+    ScheduleScan(path, writing_.count(path) ? kModifySettleMs : SettleDelay(e), dir_moved);
   }
 }
 
@@ -486,6 +492,13 @@ void DaemonImpl::ScheduleScan(const std::string& path, int64_t delay_ms, bool re
   pending.timer = loop_.After(delay_ms, [this, path] {
     const bool recursive = scan_timers_[path].recursive;
     scan_timers_.erase(path);
+    // Events may be queued but not read yet (a writer that started just
+    // now): read them first, and let a newer event's schedule win.
+    OnInotify();
+    if (scan_timers_.count(path)) {
+      scan_timers_[path].recursive |= recursive;
+      return;
+    }
     ScanTree(path, recursive);
   });
 }
