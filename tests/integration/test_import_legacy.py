@@ -32,6 +32,67 @@ systemctl reload nginx
 """
 
 
+README = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "README.md")
+
+
+def readme_block(lang: str) -> str:
+    """The README's first fenced block of `lang` (its legacy example)."""
+    text = open(README).read()
+    start = text.index(f"```{lang}\n") + len(f"```{lang}\n")
+    return text[start:text.index("```", start)]
+
+
+class ReadmeExampleTest(unittest.TestCase):
+    """The README's own legacy example: imported, accepted by check, and run
+    by a real daemon (root, state and socket moved into a temp dir)."""
+
+    def test_readme_example_imports_checks_and_runs(self):
+        bin_ = harness.require_bin()
+        tmp = tempfile.mkdtemp(prefix="syncr-imp-", dir="/tmp")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        inc = os.path.join(tmp, "incrontab")
+        ini = os.path.join(tmp, "syncr.ini")
+        with open(inc, "w") as f:
+            f.write(readme_block("incrontab"))
+        with open(ini, "w") as f:
+            f.write(readme_block("ini"))
+        r = subprocess.run([bin_, "import-legacy", "--incrontab", inc, "--ini", ini,
+                            "--peer", "xcp-2=root@xcp-2"], capture_output=True, timeout=30,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        toml = r.stdout.decode()
+        self.assertEqual(toml.count("[[sync]]"), 3, toml)
+        # Move the node into the temp dir, as a test must; the rest is as imported.
+        root = os.path.join(tmp, "root")
+        node = (f'[node]\nname = "xcp-1"\nroot = "{root}"\n'
+                f'state_dir = "{tmp}/state"\nsocket = "{tmp}/s.sock"\n')
+        self.assertIn("\n[node]\n", toml)
+        cfg = os.path.join(tmp, "syncr.toml")
+        with open(cfg, "w") as f:
+            f.write(toml.replace("\n[node]\n", "\n" + node, 1))
+        check = subprocess.run([bin_, "check", "-c", cfg], capture_output=True, timeout=30)
+        self.assertEqual(check.returncode, 0, check.stderr.decode())
+        os.makedirs(os.path.join(root, "etc"))
+        hosts = os.path.join(root, "etc", "hosts")
+        with open(hosts, "w") as f:
+            f.write("127.0.0.1 localhost\n")
+        log = open(os.path.join(tmp, "daemon.log"), "wb")
+        proc = harness.popen([bin_, "daemon", "-c", cfg], stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(harness.kill_tree, proc)
+        harness.wait_until(lambda: os.path.exists(f"{tmp}/s.sock"), what="the daemon's socket",
+                           diagnostics=lambda: harness.tail(log.name))
+        with open(hosts, "w") as f:
+            f.write("127.0.0.1 localhost\n10.0.0.2 xcp-2\n")
+        # beside = true, as imported: the legacy FILE.1 appears next to the file
+        harness.wait_until(
+            lambda: harness.read_bytes(hosts + ".1") == b"127.0.0.1 localhost\n10.0.0.2 xcp-2\n",
+            what="/etc/hosts.1 beside the file", diagnostics=lambda: harness.tail(log.name))
+        st = subprocess.run([bin_, "status", "-c", cfg], capture_output=True, timeout=30)
+        self.assertEqual(st.returncode, 1, "xcp-2 is unreachable: not in sync")
+        self.assertIn(b"pending to xcp-2", st.stdout)
+        self.assertIsNone(proc.poll(), "the daemon died")
+
+
 class ImportLegacyTest(unittest.TestCase):
 
     def setUp(self):
