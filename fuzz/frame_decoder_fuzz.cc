@@ -53,7 +53,9 @@ const syncr::Config& PolicyConfig() {
 
 bool ComponentsClean(const std::string& path) {
   if (path.empty() || path[0] != '/' || path.size() > syncr::kMaxPathBytes) return false;
-  if (path.find('\0') != std::string::npos) return false;
+  for (unsigned char c : path) {
+    if (c < 0x20 || c == 0x7f) return false;  // NUL, newline, escapes: refused
+  }
   size_t start = 1;
   while (true) {
     size_t end = path.find('/', start);
