@@ -86,7 +86,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   syncr::Result<syncr::Config> result = syncr::ParseConfig(text, "fuzz.toml");
   if (!result.ok()) {
     const std::string message = result.status().ToString();
-    if (message.find("fuzz.toml") == std::string::npos) Fail("an error that does not name the file", message);
+    if (message.find("fuzz.toml") == std::string::npos)
+      Fail("an error that does not name the file", message);
     return 0;
   }
   const syncr::Config& config = *result;
@@ -110,7 +111,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const syncr::PeerConfig& p : config.peers) {
     if (p.name.empty()) Fail("accepted a peer without a name");
     if (p.name == config.node.name) Fail("accepted a peer named like this node", p.name);
-    if (p.ssh.empty() == p.exec.empty()) Fail("accepted a peer without exactly one transport", p.name);
+    if (p.ssh.empty() == p.exec.empty())
+      Fail("accepted a peer without exactly one transport", p.name);
     if (config.FindPeer(p.name) == nullptr) Fail("FindPeer misses a peer", p.name);
   }
   if (config.node.name.empty()) Fail("accepted an empty node name");

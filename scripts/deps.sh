@@ -6,7 +6,7 @@ packages=(
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libssl-dev
   libprotobuf-dev protobuf-compiler libsqlite3-dev libsystemd-dev libgtest-dev
   python3 openssh-server openssh-client diffutils rsync acl attr
-  clang-14 libclang-rt-14-dev
+  clang-14 libclang-rt-14-dev clang-format
 )
 missing=()
 for p in "${packages[@]}"; do

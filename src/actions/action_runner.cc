@@ -128,7 +128,8 @@ void ActionRunner::Finish(const std::string& entry, int exit_code) {
     }
   }
   if (run.timed_out) {
-    run.output += "\n[syncr: killed after the timeout of " + std::to_string(run.job.timeout_s) + " s]";
+    run.output +=
+        "\n[syncr: killed after the timeout of " + std::to_string(run.job.timeout_s) + " s]";
     exit_code = -1;
   }
   ActionRun record;

@@ -23,11 +23,11 @@
 namespace syncr {
 
 struct ActionJob {
-  std::string entry;                  ///< the sync entry's path: runs are serialised per entry
+  std::string entry;  ///< the sync entry's path: runs are serialised per entry
   std::vector<std::string> commands;
   int timeout_s = 60;
   bool stop_on_error = false;
-  std::vector<std::string> env;       ///< SYNCR_* as "KEY=VALUE"
+  std::vector<std::string> env;  ///< SYNCR_* as "KEY=VALUE"
 };
 
 class ActionRunner {
@@ -50,7 +50,7 @@ class ActionRunner {
  private:
   struct Run {
     ActionJob job;
-    size_t next = 0;       ///< index of the command to start next
+    size_t next = 0;  ///< index of the command to start next
     pid_t pid = -1;
     UniqueFd out;
     std::string output;

@@ -245,8 +245,10 @@ int DiffAgainst(const Config& config, const std::string& path, const std::string
   }
   close(fd);
   SpawnOptions options;
-  options.argv = {"diff", "-u", "--label", path + " (" + label + ")", "--label",
-                  path + " (current)", temp, config.DiskPath(path)};
+  options.argv = {"diff",    "-u",
+                  "--label", path + " (" + label + ")",
+                  "--label", path + " (current)",
+                  temp,      config.DiskPath(path)};
   options.stdout_fd = 1;
   options.new_process_group = false;
   Result<pid_t> pid = Spawn(options);
@@ -281,8 +283,8 @@ int CmdDiff(const std::string& config_flag, const std::string& path, int generat
                    f.error().empty() ? "" : ": ", f.error().c_str());
       return 2;
     }
-    return DiffAgainst(*config, path, f.content(), "on " + peer + ", version " +
-                                                       ToString(f.version().vv()));
+    return DiffAgainst(*config, path, f.content(),
+                       "on " + peer + ", version " + ToString(f.version().vv()));
   }
   Result<std::unique_ptr<StateStore>> store = OpenStoreReadOnly(*config);
   if (!store.ok()) {
@@ -315,8 +317,9 @@ int CmdResolve(const std::string& config_flag, const std::string& path, const st
     return 1;
   }
   std::printf("resolved the conflict on %s%s; the resolution replicates to every node\n",
-              path.c_str(), take.empty() ? " (kept the current content)"
-                                         : (" (took the version from " + take + ")").c_str());
+              path.c_str(),
+              take.empty() ? " (kept the current content)"
+                           : (" (took the version from " + take + ")").c_str());
   return 0;
 }
 

@@ -97,8 +97,8 @@ int CmdDemo(const std::string& self) {
     std::ostringstream toml;
     toml << "[node]\nname = \"" << n.name << "\"\nroot = \"" << n.dir << "/root\"\n"
          << "state_dir = \"" << n.dir << "/state\"\nsocket = \"" << n.socket << "\"\n\n"
-         << "[[peer]]\nname = \"" << peer.name << "\"\nexec = \"" << self
-         << " connect --socket " << peer.socket << "\"\n\n"
+         << "[[peer]]\nname = \"" << peer.name << "\"\nexec = \"" << self << " connect --socket "
+         << peer.socket << "\"\n\n"
          << "[backup]\ngenerations = 6\n\n"
          << "[[sync]]\npath = \"" << synced << "\"\n"
          << "actions = [\"echo \\\"reload for $SYNCR_PATH on $SYNCR_NODE: $SYNCR_EVENT by "
@@ -115,7 +115,8 @@ int CmdDemo(const std::string& self) {
   for (DemoNode& n : nodes) {
     SpawnOptions options;
     options.argv = {self, "daemon", "-c", n.config};
-    UniqueFd log(open((n.dir + "/daemon.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    UniqueFd log(
+        open((n.dir + "/daemon.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     options.stderr_fd = log.get();
     Result<pid_t> pid = Spawn(options);
     if (!pid.ok()) {
@@ -189,9 +190,9 @@ int CmdDemo(const std::string& self) {
   }
   std::error_code ec;
   fs::remove_all(top, ec);
-  std::printf(ok ? "\nDemo done; stopped both daemons and removed %s.\n"
-                 : "\nDemo FAILED; removed %s.\n",
-              top.c_str());
+  std::printf(
+      ok ? "\nDemo done; stopped both daemons and removed %s.\n" : "\nDemo FAILED; removed %s.\n",
+      top.c_str());
   return ok ? 0 : 1;
 }
 

@@ -1,7 +1,5 @@
 #include "cli/import_legacy.h"
 
-#include "common/util.h"
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -13,6 +11,7 @@
 #include <map>
 #include <string_view>
 
+#include "common/util.h"
 #include "config/config.h"
 
 namespace syncr {

@@ -1,10 +1,10 @@
 // syncr: the one binary. Parses the command line (CLI11) and hands off to
 // the subcommand in cli/commands.h or the daemon.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <climits>
 #include <string>
-#include <unistd.h>
-
 #include <vector>
 
 #include "cli/commands.h"
@@ -23,8 +23,9 @@ std::string SelfPath(const char* argv0) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Syncr keeps chosen files identical across the nodes of a cluster the moment "
-               "they change, and runs their actions on every node."};
+  CLI::App app{
+      "Syncr keeps chosen files identical across the nodes of a cluster the moment "
+      "they change, and runs their actions on every node."};
   app.set_version_flag("--version", std::string("syncr ") + SYNCR_VERSION);
   app.require_subcommand(1);
 
@@ -39,7 +40,9 @@ int main(int argc, char** argv) {
   std::string log_level;
   auto* daemon = app.add_subcommand("daemon", "run this node in the foreground");
   daemon->add_option("-c,--config", config, config_help);
-  daemon->add_option("--log-level", log_level, "trace, debug, info, warn or error (overrides [node] log_level)")
+  daemon
+      ->add_option("--log-level", log_level,
+                   "trace, debug, info, warn or error (overrides [node] log_level)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 
   auto* connect = app.add_subcommand(
@@ -63,8 +66,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   restore->add_option("-c,--config", config, config_help);
 
-  auto* diff = app.add_subcommand(
-      "diff", "unified diff of PATH against a kept generation or a peer's copy");
+  auto* diff =
+      app.add_subcommand("diff", "unified diff of PATH against a kept generation or a peer's copy");
   diff->add_option("path", path, "a synced path")->required();
   diff->add_option("--generation,-g", generation, "generation to compare with")
       ->default_val(2)

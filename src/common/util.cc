@@ -2,10 +2,10 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <time.h>
 
 namespace syncr {
 

@@ -1,7 +1,5 @@
 #include "config/config.h"
 
-#include "common/util.h"
-
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
@@ -16,6 +14,8 @@
 #include <initializer_list>
 #include <string_view>
 #include <utility>
+
+#include "common/util.h"
 
 namespace syncr {
 namespace {

@@ -16,12 +16,12 @@
 namespace syncr {
 
 struct NodeConfig {
-  std::string name;                            ///< default: the host name
-  std::string root = "/";                      ///< prefix for every synced path on this node
-  std::string state_dir = "/var/lib/syncr";    ///< state.db and backups
-  std::string socket = "/run/syncr/syncr.sock";///< control and peer endpoint
-  int settle_ms = 10;                          ///< quiet time after a close/rename before a scan
-  std::string log_level = "info";              ///< trace, debug, info, warn, error
+  std::string name;                              ///< default: the host name
+  std::string root = "/";                        ///< prefix for every synced path on this node
+  std::string state_dir = "/var/lib/syncr";      ///< state.db and backups
+  std::string socket = "/run/syncr/syncr.sock";  ///< control and peer endpoint
+  int settle_ms = 10;                            ///< quiet time after a close/rename before a scan
+  std::string log_level = "info";                ///< trace, debug, info, warn, error
 };
 
 struct PeerConfig {
@@ -37,8 +37,8 @@ struct BackupConfig {
 };
 
 struct LimitsConfig {
-  uint64_t max_file_bytes = 64ull << 20;   ///< largest file content accepted or sent
-  uint64_t window_bytes = 8ull << 20;      ///< unacknowledged bytes in flight per peer
+  uint64_t max_file_bytes = 64ull << 20;  ///< largest file content accepted or sent
+  uint64_t window_bytes = 8ull << 20;     ///< unacknowledged bytes in flight per peer
   int handshake_timeout_ms = 10000;
 };
 
@@ -48,10 +48,10 @@ struct MetadataConfig {
 };
 
 struct SyncEntry {
-  std::string path;                      ///< absolute, normalised, the same on every node
-  std::vector<std::string> exclude;      ///< globs on the name, or the relative path if it has '/'
-  std::vector<std::string> actions;      ///< run in order with /bin/sh -c after a change
-  int timeout_s = 60;                    ///< per command
+  std::string path;                  ///< absolute, normalised, the same on every node
+  std::vector<std::string> exclude;  ///< globs on the name, or the relative path if it has '/'
+  std::vector<std::string> actions;  ///< run in order with /bin/sh -c after a change
+  int timeout_s = 60;                ///< per command
   bool stop_on_error = false;
   int line = 0;
 };

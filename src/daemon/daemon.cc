@@ -12,8 +12,8 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -189,24 +189,27 @@ Status DaemonImpl::Open() {
   disk_ = NewConfinedDisk(ConfinementBases());
   backups_ = std::make_unique<BackupStore>(config_, *disk_, *store_);
   node_ = std::make_unique<Node>(config_, *disk_, *store_, *backups_);
-  actions_ = std::make_unique<ActionRunner>(loop_, [this](const ActionRun& run) {
-    store_->AddActionRun(run);
-    wire::ActionResult& last = last_action_[run.path];
-    last.set_started_ns(run.started_ns);
-    last.set_finished_ns(run.finished_ns);
-    last.set_exit_code(run.exit_code);
-    last.set_command(run.command);
-    std::string out = run.output;
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    auto level = run.exit_code == 0 ? spdlog::level::info : spdlog::level::warn;
-    Event(run.path, level,
-          "action finished on " + run.path + ": `" + run.command + "` exit " +
-              std::to_string(run.exit_code) + (out.empty() ? "" : ", output: " + out));
-  }, [this](const std::string& entry) {
-    // Changes that arrived while the actions ran: one more run for them.
-    auto it = action_batches_.find(entry);
-    if (it != action_batches_.end() && !it->second.changes.empty()) FlushActionBatch(entry);
-  });
+  actions_ = std::make_unique<ActionRunner>(
+      loop_,
+      [this](const ActionRun& run) {
+        store_->AddActionRun(run);
+        wire::ActionResult& last = last_action_[run.path];
+        last.set_started_ns(run.started_ns);
+        last.set_finished_ns(run.finished_ns);
+        last.set_exit_code(run.exit_code);
+        last.set_command(run.command);
+        std::string out = run.output;
+        while (!out.empty() && out.back() == '\n') out.pop_back();
+        auto level = run.exit_code == 0 ? spdlog::level::info : spdlog::level::warn;
+        Event(run.path, level,
+              "action finished on " + run.path + ": `" + run.command + "` exit " +
+                  std::to_string(run.exit_code) + (out.empty() ? "" : ", output: " + out));
+      },
+      [this](const std::string& entry) {
+        // Changes that arrived while the actions ran: one more run for them.
+        auto it = action_batches_.find(entry);
+        if (it != action_batches_.end() && !it->second.changes.empty()) FlushActionBatch(entry);
+      });
 
   sigset_t mask;
   sigemptyset(&mask);
@@ -304,8 +307,7 @@ void DaemonImpl::ScanTreeInto(const std::string& path, std::set<std::string>* se
   seen->insert(path);
   ScanNow(path);
   WatchTree(path);
-  Result<std::vector<std::pair<std::string, FileType>>> names =
-      disk_->List(config_.DiskPath(path));
+  Result<std::vector<std::pair<std::string, FileType>>> names = disk_->List(config_.DiskPath(path));
   if (!names.ok()) {
     Event(path, spdlog::level::warn, "cannot list " + path + ": " + names.status().ToString());
     return;
@@ -444,8 +446,8 @@ void DaemonImpl::OnInotify() {
       if (Excluded(path)) continue;
     }
     if (path.empty()) continue;
-    const bool dir_moved = (e.mask & IN_ISDIR) && (e.mask & (IN_CREATE | IN_MOVED_TO |
-                                                             IN_MOVED_FROM | IN_DELETE));
+    const bool dir_moved =
+        (e.mask & IN_ISDIR) && (e.mask & (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE));
     if ((e.mask & IN_ISDIR) && (e.mask & (IN_MOVED_FROM | IN_DELETE))) {
       // A moved directory's watch follows the inode to its new name: drop it.
       const std::string disk = config_.DiskPath(path);
@@ -538,8 +540,8 @@ void DaemonImpl::RunActions(const Change& change) {
   ActionBatch& batch = action_batches_[entry->path];
   if (batch.changes.empty()) batch.first_ms = MonoMs();
   batch.changes.push_back(change);
-  const bool tree = change.version.path() != entry->path ||
-                    change.version.kind() == wire::KIND_DIRECTORY;
+  const bool tree =
+      change.version.path() != entry->path || change.version.kind() == wire::KIND_DIRECTORY;
   int64_t delay = tree ? kActionBatchMs : 0;
   delay = std::min(delay, std::max<int64_t>(0, batch.first_ms + kActionBatchMaxMs - MonoMs()));
   if (batch.timer) loop_.Cancel(batch.timer);
@@ -616,8 +618,8 @@ void DaemonImpl::Dial(PeerLink& link) {
   }
   fcntl(ours.get(), F_SETFL, O_NONBLOCK);
   link.child = *pid;
-  link.channel = std::make_unique<Channel>(std::move(ours),
-                                           config_.limits.max_file_bytes + kFrameHeadroom);
+  link.channel =
+      std::make_unique<Channel>(std::move(ours), config_.limits.max_file_bytes + kFrameHeadroom);
   link.state = PeerLink::State::kHandshake;
   wire::Frame hello;
   hello.mutable_hello()->set_protocol(kProtocolVersion);
@@ -637,8 +639,7 @@ void DaemonImpl::Dial(PeerLink& link) {
   });
 }
 
-void DaemonImpl::FlushChannel(Channel& channel,
-                              std::function<void(const std::string&)> on_error) {
+void DaemonImpl::FlushChannel(Channel& channel, std::function<void(const std::string&)> on_error) {
   if (!channel.Flush()) {
     on_error(channel.error());
     return;
@@ -767,9 +768,8 @@ void DaemonImpl::OnLinkFrame(PeerLink& link, const wire::Frame& frame) {
       session->second->channel->Send(out);
       session->second->closing = true;
       const uint64_t sid = session->first;
-      FlushChannel(*session->second->channel, [this, sid](const std::string& e) {
-        CloseSession(sid, e);
-      });
+      FlushChannel(*session->second->channel,
+                   [this, sid](const std::string& e) { CloseSession(sid, e); });
       if (sessions_.count(sid) && !sessions_[sid]->channel->WantsWrite()) CloseSession(sid, "");
       return;
     }
@@ -927,7 +927,8 @@ void DaemonImpl::OnSessionReadable(uint64_t id) {
         if (it == sessions_.end()) return;
         it->second->apply_timer = 0;
         ApplyPending(*it->second);
-        FlushChannel(*it->second->channel, [this, id](const std::string& e) { CloseSession(id, e); });
+        FlushChannel(*it->second->channel,
+                     [this, id](const std::string& e) { CloseSession(id, e); });
       });
     }
   }
@@ -993,8 +994,8 @@ void DaemonImpl::OnSessionFrame(Session& session, const wire::Frame& frame) {
       case wire::Frame::kHello: {
         const wire::Hello& hello = frame.hello();
         if (hello.protocol() != kProtocolVersion) {
-          refuse("protocol " + std::to_string(hello.protocol()) + " is not spoken here (this node speaks " +
-                 std::to_string(kProtocolVersion) + ")");
+          refuse("protocol " + std::to_string(hello.protocol()) +
+                 " is not spoken here (this node speaks " + std::to_string(kProtocolVersion) + ")");
           return;
         }
         if (!config_.FindPeer(hello.node())) {
@@ -1339,9 +1340,9 @@ void DaemonImpl::RemoveLink(const std::string& name) {
 void DaemonImpl::Reload() {
   Result<Config> fresh = LoadConfig(config_.source);
   if (!fresh.ok()) {
-    Event("", spdlog::level::err,
-          "SIGHUP: keeping the running config, the new one is invalid: " +
-              fresh.status().ToString());
+    Event(
+        "", spdlog::level::err,
+        "SIGHUP: keeping the running config, the new one is invalid: " + fresh.status().ToString());
     return;
   }
   const NodeConfig& was = config_.node;

@@ -42,9 +42,9 @@ bool IsRealChange(const Version* stored, const Observed& observed, bool compare_
 std::string EventName(const Version* before, const Version& after);
 
 enum class RemoteDecision {
-  kIgnore,           ///< we hold this version or a newer one
-  kApply,            ///< the remote version is newer: write it
-  kMerge,            ///< concurrent but identical state: only merge the vectors
+  kIgnore,              ///< we hold this version or a newer one
+  kApply,               ///< the remote version is newer: write it
+  kMerge,               ///< concurrent but identical state: only merge the vectors
   kConflictTakeRemote,  ///< concurrent: the remote one wins the conflict rule
   kConflictKeepLocal,   ///< concurrent: ours wins; keep the remote as a backup
 };

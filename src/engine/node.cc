@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-
 #include <set>
 
 #include "common/util.h"
@@ -310,8 +309,9 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
     out.note = "conflict on " + path + ": took the change from " + remote.origin() +
                ", the concurrent change from " + stored->origin() + " lost (kept as a backup)";
   }
-  const bool rewrite = remote.kind() == wire::KIND_FILE &&
-                       !(local && local->kind() == wire::KIND_FILE && local->hash() == remote.hash());
+  const bool rewrite =
+      remote.kind() == wire::KIND_FILE &&
+      !(local && local->kind() == wire::KIND_FILE && local->hash() == remote.hash());
   if (rewrite) {
     if (update.content().size() > config_.limits.max_file_bytes) {
       return Status::Error(path + ": " + std::to_string(update.content().size()) +
@@ -334,7 +334,8 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
   return out;
 }
 
-std::vector<Result<ApplyOutcome>> Node::ApplyBatch(const std::vector<const wire::Update*>& updates) {
+std::vector<Result<ApplyOutcome>> Node::ApplyBatch(
+    const std::vector<const wire::Update*>& updates) {
   std::vector<Result<ApplyOutcome>> results;
   results.reserve(updates.size());
   std::vector<PendingApply> pending;

@@ -22,7 +22,7 @@ namespace syncr {
 /// A change that landed on this node's disk or store, for the actions.
 struct Change {
   wire::Version version;
-  std::string event;      ///< SYNCR_EVENT
+  std::string event;        ///< SYNCR_EVENT
   bool first_seen = false;  ///< the store had no record of the path before
 };
 

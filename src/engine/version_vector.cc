@@ -41,7 +41,9 @@ void SetCounter(VersionVector* vv, const std::string& node, uint64_t counter) {
   *vv = FromMap(m);
 }
 
-void Bump(VersionVector* vv, const std::string& node) { SetCounter(vv, node, Counter(*vv, node) + 1); }
+void Bump(VersionVector* vv, const std::string& node) {
+  SetCounter(vv, node, Counter(*vv, node) + 1);
+}
 
 VersionVector Merge(const VersionVector& a, const VersionVector& b) {
   auto m = ToMap(a);

@@ -34,7 +34,8 @@ bool Channel::ReadAvailable() {
 bool Channel::Flush() {
   while (out_pos_ < out_.size()) {
     ssize_t n = send(fd_.get(), out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
-    if (n < 0 && errno == ENOTSOCK) n = write(fd_.get(), out_.data() + out_pos_, out_.size() - out_pos_);
+    if (n < 0 && errno == ENOTSOCK)
+      n = write(fd_.get(), out_.data() + out_pos_, out_.size() - out_pos_);
     if (n > 0) {
       out_pos_ += static_cast<size_t>(n);
       continue;

@@ -26,8 +26,8 @@ FrameDecoder::Next FrameDecoder::Pop(wire::Frame* out) {
   if (!error_.empty()) return Next::kError;
   if (buf_.size() - pos_ < 4) return Next::kNeedMore;
   const auto* p = reinterpret_cast<const unsigned char*>(buf_.data() + pos_);
-  const uint64_t size = (uint64_t{p[0]} << 24) | (uint64_t{p[1]} << 16) | (uint64_t{p[2]} << 8) |
-                        uint64_t{p[3]};
+  const uint64_t size =
+      (uint64_t{p[0]} << 24) | (uint64_t{p[1]} << 16) | (uint64_t{p[2]} << 8) | uint64_t{p[3]};
   if (size > max_frame_) {
     error_ = "frame of " + std::to_string(size) + " bytes exceeds the limit of " +
              std::to_string(max_frame_);

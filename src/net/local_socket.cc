@@ -26,7 +26,8 @@ Result<UniqueFd> ConnectLocal(const std::string& socket_path) {
     const int err = errno;
     std::string hint;
     if (err == ENOENT || err == ECONNREFUSED) hint = " (is `syncr daemon` running?)";
-    if (err == EACCES || err == EPERM) hint = " (the socket is mode 0600: run as the daemon's user)";
+    if (err == EACCES || err == EPERM)
+      hint = " (the socket is mode 0600: run as the daemon's user)";
     return Status::Error("cannot connect to " + socket_path + ": " + std::strerror(err) + hint);
   }
   return fd;
@@ -64,7 +65,8 @@ Result<wire::ControlReply> SendControl(const std::string& socket_path,
       if (reply.has_error()) return Status::Error("daemon: " + reply.error().message());
       return Status::Error("unexpected reply from the daemon at " + socket_path);
     }
-    if (next == FrameDecoder::Next::kError) return Status::Error("daemon reply: " + decoder.error());
+    if (next == FrameDecoder::Next::kError)
+      return Status::Error("daemon reply: " + decoder.error());
     ssize_t n = read(fd->get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return Status::Error("the daemon at " + socket_path + " closed without a reply");

@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <climits>
+#include <cstdio>
 #include <random>
 #include <set>
 
@@ -157,7 +157,6 @@ int OpenBeneath(int base, const std::string& rel) {
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   return static_cast<int>(syscall(SYS_openat2, base, rel.c_str(), &how, sizeof how));
 }
-
 
 class PosixDiskImpl final : public Disk {
  public:
@@ -436,8 +435,9 @@ class PosixDiskImpl final : public Disk {
     out.dir_path = DirName(path);
     const std::string* base = nullptr;
     for (const std::string& b : bases_) {
-      if (b == "/" || (out.dir_path.size() >= b.size() && out.dir_path.compare(0, b.size(), b) == 0 &&
-                       (out.dir_path.size() == b.size() || out.dir_path[b.size()] == '/'))) {
+      if (b == "/" ||
+          (out.dir_path.size() >= b.size() && out.dir_path.compare(0, b.size(), b) == 0 &&
+           (out.dir_path.size() == b.size() || out.dir_path[b.size()] == '/'))) {
         base = &b;
         break;
       }
@@ -472,7 +472,8 @@ class PosixDiskImpl final : public Disk {
       return out;
     }
     if (errno == ELOOP || errno == EXDEV) return Refused(out.dir_path);
-    if (errno != ENOSYS && !(create && errno == ENOENT)) return Status::Sys("open", out.dir_path, errno);
+    if (errno != ENOSYS && !(create && errno == ENOENT))
+      return Status::Sys("open", out.dir_path, errno);
     // The walk: also what creates missing directories.
     Fd cur = std::move(base_fd);
     size_t start = 0;
@@ -537,8 +538,8 @@ class PosixDiskImpl final : public Disk {
 
   Status RenameInto(const Parent& p, const std::string& temp) {
     struct stat st {};
-    if (fstatat(p.dir.get(), p.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
-        unlinkat(p.dir.get(), p.name.c_str(), AT_REMOVEDIR) != 0) {
+    if (fstatat(p.dir.get(), p.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISDIR(st.st_mode) && unlinkat(p.dir.get(), p.name.c_str(), AT_REMOVEDIR) != 0) {
       // A directory in the way must be empty.
       return Status::Sys("rmdir", p.dir_path + "/" + p.name, errno);
     }

@@ -37,8 +37,7 @@ Status BackupStore::RotateBeside(const std::string& path, std::string_view conte
   return disk_.ReplaceFile(BesidePath(path, 1), content, meta);
 }
 
-Status BackupStore::Record(const wire::Version& version, std::string_view content,
-                           bool conflict) {
+Status BackupStore::Record(const wire::Version& version, std::string_view content, bool conflict) {
   const std::string& path = version.path();
   const std::string hash = Sha256(content);
   if (!conflict && store_.NewestGeneration(path).first == hash) return Status();
@@ -83,7 +82,7 @@ Status BackupStore::Record(const wire::Version& version, std::string_view conten
 }
 
 std::optional<std::string> BackupStore::ContentByHash(const std::string& path,
-                                                     const std::string& hash) {
+                                                      const std::string& hash) {
   std::vector<Generation> gens = store_.Generations(path);
   for (size_t i = 0; i < gens.size(); ++i) {
     if (gens[i].hash != hash) continue;
@@ -104,7 +103,8 @@ Result<std::string> BackupStore::Content(const std::string& path, int n) {
       if (Sha256(*inline_content) == gens[n - 1].hash) return std::move(*inline_content);
     }
   }
-  const std::string file = config_.backup.beside ? BesidePath(path, n) : ObjectPath(gens[n - 1].hash);
+  const std::string file =
+      config_.backup.beside ? BesidePath(path, n) : ObjectPath(gens[n - 1].hash);
   Result<Snapshot> snap = disk_.Observe(file, config_.limits.max_file_bytes);
   if (!snap.ok()) return snap.status();
   if (snap->info.type != FileType::kFile) {

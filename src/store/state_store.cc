@@ -55,8 +55,7 @@ Status DbError(sqlite3* db, const std::string& what) {
 
 }  // namespace
 
-Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_dir,
-                                                      bool read_only) {
+Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_dir, bool read_only) {
   if (!read_only && mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return Status::Sys("mkdir", state_dir, errno);
   }

@@ -22,14 +22,14 @@
 namespace syncr {
 
 struct Generation {
-  int64_t id = 0;          ///< row id, increasing with time
+  int64_t id = 0;  ///< row id, increasing with time
   std::string path;
-  std::string hash;        ///< raw SHA-256 of the content
+  std::string hash;  ///< raw SHA-256 of the content
   uint64_t size = 0;
   int64_t created_ns = 0;
   std::string origin;
-  bool conflict = false;   ///< the losing side of a conflict
-  wire::Version version;   ///< the version this content belonged to
+  bool conflict = false;  ///< the losing side of a conflict
+  wire::Version version;  ///< the version this content belonged to
 };
 
 struct EventRecord {
@@ -63,7 +63,8 @@ class StateStore {
 
   std::optional<wire::VersionVector> GetPeerHas(const std::string& peer, const std::string& path);
   std::map<std::string, wire::VersionVector> AllPeerHas(const std::string& peer);
-  Status PutPeerHas(const std::string& peer, const std::string& path, const wire::VersionVector& vv);
+  Status PutPeerHas(const std::string& peer, const std::string& path,
+                    const wire::VersionVector& vv);
 
   /// Adds a generation; returns its id.
   Result<int64_t> AddGeneration(const Generation& generation);

@@ -19,11 +19,11 @@ namespace syncr {
 class InotifyWatcher {
  public:
   struct Event {
-    std::string dir;       ///< the watched directory (absolute on-disk path)
-    std::string name;      ///< entry inside it; empty for the directory itself
-    uint32_t mask = 0;     ///< IN_* bits
-    bool overflow = false; ///< the kernel dropped events: rescan everything
-    bool dir_gone = false; ///< the watched directory was deleted, moved or unmounted
+    std::string dir;        ///< the watched directory (absolute on-disk path)
+    std::string name;       ///< entry inside it; empty for the directory itself
+    uint32_t mask = 0;      ///< IN_* bits
+    bool overflow = false;  ///< the kernel dropped events: rescan everything
+    bool dir_gone = false;  ///< the watched directory was deleted, moved or unmounted
   };
 
   Status Init();

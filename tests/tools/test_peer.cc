@@ -168,7 +168,8 @@ std::vector<std::string> Split(const std::string& s) {
   size_t start = 0;
   while (true) {
     size_t colon = s.find(':', start);
-    parts.push_back(s.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+    parts.push_back(
+        s.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
     if (colon == std::string::npos) return parts;
     start = colon + 1;
   }
@@ -188,9 +189,12 @@ int main(int argc, char** argv) {
     const std::string arg = argv[i];
     if ((arg == "--protocol" || arg == "--timeout-ms" || arg == "--counter") && i + 1 < argc) {
       const long long v = std::strtoll(argv[++i], nullptr, 10);
-      if (arg == "--protocol") protocol = static_cast<uint32_t>(v);
-      else if (arg == "--timeout-ms") timeout_ms = static_cast<int>(v);
-      else counter = static_cast<uint64_t>(v);
+      if (arg == "--protocol")
+        protocol = static_cast<uint32_t>(v);
+      else if (arg == "--timeout-ms")
+        timeout_ms = static_cast<int>(v);
+      else
+        counter = static_cast<uint64_t>(v);
     } else {
       actions.push_back(arg);
     }
@@ -243,7 +247,8 @@ int main(int argc, char** argv) {
     const std::string& kind = parts[0];
     std::string a;
     std::string b;
-    if (parts.size() < 2 || !FromHex(parts[1], &a) || (parts.size() > 2 && !FromHex(parts[2], &b))) {
+    if (parts.size() < 2 || !FromHex(parts[1], &a) ||
+        (parts.size() > 2 && !FromHex(parts[2], &b))) {
       std::fprintf(stderr, "syncr_test_peer: bad action '%s'\n", action.c_str());
       return Usage();
     }
