@@ -7,28 +7,13 @@ Run from the repository root: python3 fuzz/make_seeds.py"""
 import hashlib
 import os
 import struct
+import sys
 
 
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def field(num, value):
-    if isinstance(value, bool):
-        value = int(value)
-    if isinstance(value, int):
-        return varint(num << 3) + varint(value)
-    if isinstance(value, str):
-        value = value.encode()
-    return varint(num << 3 | 2) + varint(len(value)) + value
+# The one tiny protobuf encoder, shared with the hostile-peer tests.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "integration"))
+from hostile import pb_field as field  # noqa: E402
 
 
 def frame(num, body):

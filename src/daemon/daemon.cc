@@ -94,6 +94,7 @@ class DaemonImpl {
   void ScanTree(const std::string& path, bool recursive);
   void ScanTreeInto(const std::string& path, std::set<std::string>* seen);
   void WatchTree(const std::string& path);
+  void ForgetWatchesUnder(const std::string& disk);
   bool Excluded(const std::string& path) const;
   void FlushActionBatch(const std::string& entry);
   Status Listen();
@@ -263,6 +264,23 @@ void DaemonImpl::ScanAll(const char* why) {
 }
 
 bool DaemonImpl::Excluded(const std::string& path) const { return IsNotSynced(config_, path); }
+
+// Drops the watches of `disk` and every directory below it; a directory
+// that still names synced paths (a parent of file entries) keeps its watch
+// for those names.
+void DaemonImpl::ForgetWatchesUnder(const std::string& disk) {
+  watcher_.UnwatchTree(disk);
+  for (auto it = watch_targets_.lower_bound(disk); it != watch_targets_.end();) {
+    if (it->first != disk && it->first.compare(0, disk.size() + 1, disk + "/") != 0) break;
+    it->second.tree.clear();
+    if (it->second.names.empty()) {
+      it = watch_targets_.erase(it);
+    } else {
+      if (!watcher_.IsWatched(it->first)) watcher_.WatchDirectory(it->first);
+      ++it;
+    }
+  }
+}
 
 void DaemonImpl::WatchTree(const std::string& path) {
   const std::string disk = config_.DiskPath(path);
@@ -450,17 +468,7 @@ void DaemonImpl::OnInotify() {
         (e.mask & IN_ISDIR) && (e.mask & (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE));
     if ((e.mask & IN_ISDIR) && (e.mask & (IN_MOVED_FROM | IN_DELETE))) {
       // A moved directory's watch follows the inode to its new name: drop it.
-      const std::string disk = config_.DiskPath(path);
-      watcher_.UnwatchTree(disk);
-      for (auto it = watch_targets_.lower_bound(disk); it != watch_targets_.end();) {
-        if (it->first != disk && it->first.compare(0, disk.size() + 1, disk + "/") != 0) break;
-        if (!it->second.names.empty()) {
-          it->second.tree.clear();
-          ++it;
-        } else {
-          it = watch_targets_.erase(it);
-        }
-      }
+      ForgetWatchesUnder(config_.DiskPath(path));
     }
     // An in-place writer is at work from its first modify until its
     // close-write (or until the name is replaced or removed): while it is,
@@ -1372,13 +1380,8 @@ void DaemonImpl::Reload() {
   for (const SyncEntry& e : config_.sync) new_entries.insert(e.path);
   for (const std::string& path : old_entries) {
     if (new_entries.count(path)) continue;
-    const std::string disk = config_.DiskPath(path);
     for (auto& [dir, target] : watch_targets_) target.names.erase(path);
-    watcher_.UnwatchTree(disk);
-    for (auto it = watch_targets_.lower_bound(disk); it != watch_targets_.end();) {
-      if (it->first != disk && it->first.compare(0, disk.size() + 1, disk + "/") != 0) break;
-      it = watch_targets_.erase(it);
-    }
+    ForgetWatchesUnder(config_.DiskPath(path));
     Event(path, spdlog::level::info, "SIGHUP: no longer syncing " + path);
   }
   if (Status s = WatchEntries(); !s.ok()) Event("", spdlog::level::err, s.ToString());
