@@ -35,6 +35,14 @@ class IdleTest(ClusterTestCase):
         c.wait_content("b", "/etc/tree/sub/f199", b"199\n")
         c.wait_until(lambda: "refused" in [p["state"] for p in c.status("a")[1]["paths"]],
                      what="a to record b's refusal")
+        # Let the catch-up's own work finish, settle timers included (the
+        # longest is 1 s): wait for one quiet 1.5 s window; a polling daemon
+        # never gets there.
+        def quiet():
+            start = {n: cpu_ticks(c.pid(n)) for n in ("a", "b")}
+            time.sleep(1.5)
+            return all(cpu_ticks(c.pid(n)) == start[n] for n in ("a", "b"))
+        c.wait_until(quiet, timeout=20, what="both daemons to go quiet")
         before = {n: cpu_ticks(c.pid(n)) for n in ("a", "b")}
         logged = {n: os.path.getsize(c.node(n).log) for n in ("a", "b")}
         time.sleep(3)  # the measurement window, not a synchronisation
