@@ -302,6 +302,7 @@ void DaemonImpl::WatchTree(const std::string& path) {
 // applying them in order never meets a missing parent or a non-empty
 // directory it is told to remove.
 void DaemonImpl::ScanTree(const std::string& path, bool recursive) {
+  StateStore::Batch batch(*store_);
   Result<FileInfo> info = disk_->Lstat(config_.DiskPath(path));
   const bool is_dir = info.ok() && info->type == FileType::kDirectory;
   if (is_dir && !recursive) {
@@ -659,6 +660,9 @@ void DaemonImpl::OnLinkReadable(PeerLink& link) {
   if (!link.channel) return;
   const bool open = link.channel->ReadAvailable();
   wire::Frame frame;
+  // Acknowledgements arrive by the hundred during catch-up: record them in
+  // one transaction.
+  StateStore::Batch batch(*store_);
   while (link.channel) {
     FrameDecoder::Next next = link.channel->Pop(&frame);
     if (next == FrameDecoder::Next::kNeedMore) break;
@@ -1159,7 +1163,10 @@ void DaemonImpl::OnUpdates(Session& session, const std::vector<const wire::Updat
   std::stable_sort(first_deletion, allowed.end(), [](const wire::Update* x, const wire::Update* y) {
     return x->version().path() > y->version().path();
   });
+  // ApplyBatch commits what it wrote before returning; the peer knowledge
+  // and events below go in one more transaction, before any ack is flushed.
   std::vector<Result<ApplyOutcome>> outcomes = node_->ApplyBatch(allowed);
+  StateStore::Batch batch(*store_);
   wire::Frame have;
   for (size_t i = 0; i < allowed.size(); ++i) {
     const wire::Version& remote = allowed[i]->version();

@@ -3,11 +3,46 @@
 #include <grp.h>
 #include <pwd.h>
 
+#include <map>
+#include <mutex>
 #include <vector>
 
-namespace syncr {
+#include "common/util.h"
 
-std::string UserName(uid_t uid) {
+namespace syncr {
+namespace {
+
+// Answers are kept for a second. A tree of 10,000 files owned by one user
+// would otherwise read the account database 10,000 times (with the files
+// backend: open, parse and close /etc/passwd each time); a second is short
+// enough that a user added just before their files arrive is found.
+constexpr int64_t kKeepMs = 1000;
+
+template <typename Key, typename Value>
+class Cache {
+ public:
+  template <typename Lookup>
+  Value Get(const Key& key, Lookup lookup) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const int64_t now = MonoMs();
+    if (now - filled_ms_ > kKeepMs) {
+      answers_.clear();
+      filled_ms_ = now;
+    }
+    auto it = answers_.find(key);
+    if (it != answers_.end()) return it->second;
+    Value v = lookup(key);
+    answers_.emplace(key, v);
+    return v;
+  }
+
+ private:
+  std::mutex mu_;
+  int64_t filled_ms_ = 0;
+  std::map<Key, Value> answers_;
+};
+
+std::string LookupUserName(uid_t uid) {
   passwd pw{};
   passwd* found = nullptr;
   std::vector<char> buf(16384);
@@ -15,7 +50,7 @@ std::string UserName(uid_t uid) {
   return pw.pw_name;
 }
 
-std::string GroupName(gid_t gid) {
+std::string LookupGroupName(gid_t gid) {
   group gr{};
   group* found = nullptr;
   std::vector<char> buf(16384);
@@ -23,7 +58,7 @@ std::string GroupName(gid_t gid) {
   return gr.gr_name;
 }
 
-std::optional<uid_t> LookupUser(const std::string& name) {
+std::optional<uid_t> LookupUserId(const std::string& name) {
   if (name.empty()) return std::nullopt;
   passwd pw{};
   passwd* found = nullptr;
@@ -34,7 +69,7 @@ std::optional<uid_t> LookupUser(const std::string& name) {
   return pw.pw_uid;
 }
 
-std::optional<gid_t> LookupGroup(const std::string& name) {
+std::optional<gid_t> LookupGroupId(const std::string& name) {
   if (name.empty()) return std::nullopt;
   group gr{};
   group* found = nullptr;
@@ -43,6 +78,28 @@ std::optional<gid_t> LookupGroup(const std::string& name) {
     return std::nullopt;
   }
   return gr.gr_gid;
+}
+
+}  // namespace
+
+std::string UserName(uid_t uid) {
+  static Cache<uid_t, std::string> cache;
+  return cache.Get(uid, LookupUserName);
+}
+
+std::string GroupName(gid_t gid) {
+  static Cache<gid_t, std::string> cache;
+  return cache.Get(gid, LookupGroupName);
+}
+
+std::optional<uid_t> LookupUser(const std::string& name) {
+  static Cache<std::string, std::optional<uid_t>> cache;
+  return cache.Get(name, LookupUserId);
+}
+
+std::optional<gid_t> LookupGroup(const std::string& name) {
+  static Cache<std::string, std::optional<gid_t>> cache;
+  return cache.Get(name, LookupGroupId);
 }
 
 }  // namespace syncr

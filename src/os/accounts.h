@@ -1,5 +1,6 @@
 // User and group names <-> numbers, so owners replicate by name and fall
-// back to the number when a name is unknown on the receiver. Thread-safe.
+// back to the number when a name is unknown on the receiver. Answers are
+// cached for up to a second (see accounts.cc). Thread-safe.
 #pragma once
 
 #include <sys/types.h>

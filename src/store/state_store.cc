@@ -13,13 +13,16 @@ constexpr int kActionRunsKept = 2000;
 // The logs are trimmed back to their bound every this many inserts.
 constexpr int64_t kTrimEvery = 200;
 
-// One prepared statement, finalized on scope exit.
+// A cached prepared statement in use: reset, with its bindings cleared, on
+// scope exit, so the next use starts clean.
 class Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
+  explicit Stmt(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~Stmt() {
+    if (!stmt_) return;
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
   }
-  ~Stmt() { sqlite3_finalize(stmt_); }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
@@ -75,7 +78,25 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_di
   return store;
 }
 
-StateStore::~StateStore() { sqlite3_close(db_); }
+StateStore::~StateStore() {
+  for (auto& [sql, stmt] : prepared_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
+
+// Statements are compiled once per store: the hot paths (a version per file
+// applied, a peer's knowledge per acknowledgement) run the same few thousands
+// of times a second, and compiling SQL would cost more than running it.
+sqlite3_stmt* StateStore::Prepared(const char* sql) {
+  auto it = prepared_.find(sql);
+  if (it != prepared_.end()) return it->second;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return nullptr;
+  }
+  prepared_.emplace(sql, stmt);
+  return stmt;
+}
 
 Status StateStore::Exec(const char* sql) {
   char* err = nullptr;
@@ -122,7 +143,7 @@ StateStore::Batch::~Batch() {
 }
 
 std::optional<wire::Version> StateStore::GetFile(const std::string& path) {
-  Stmt st(db_, "SELECT version FROM files WHERE path = ?");
+  Stmt st(Prepared("SELECT version FROM files WHERE path = ?"));
   st.BindText(1, path);
   if (st.Step() != SQLITE_ROW) return std::nullopt;
   wire::Version v;
@@ -132,7 +153,7 @@ std::optional<wire::Version> StateStore::GetFile(const std::string& path) {
 
 std::vector<wire::Version> StateStore::AllFiles() {
   std::vector<wire::Version> out;
-  Stmt st(db_, "SELECT version FROM files ORDER BY path");
+  Stmt st(Prepared("SELECT version FROM files ORDER BY path"));
   while (st.Step() == SQLITE_ROW) {
     wire::Version v;
     if (v.ParseFromString(st.Blob(0))) out.push_back(std::move(v));
@@ -143,7 +164,7 @@ std::vector<wire::Version> StateStore::AllFiles() {
 std::vector<wire::Version> StateStore::FilesUnder(const std::string& dir) {
   std::vector<wire::Version> out;
   // '/' + 1 == '0': the range holds exactly the paths that start with dir + '/'.
-  Stmt st(db_, "SELECT version FROM files WHERE path >= ? AND path < ? ORDER BY path");
+  Stmt st(Prepared("SELECT version FROM files WHERE path >= ? AND path < ? ORDER BY path"));
   st.BindText(1, dir + "/").BindText(2, dir + "0");
   while (st.Step() == SQLITE_ROW) {
     wire::Version v;
@@ -153,7 +174,7 @@ std::vector<wire::Version> StateStore::FilesUnder(const std::string& dir) {
 }
 
 Status StateStore::PutFile(const wire::Version& version) {
-  Stmt st(db_, "INSERT OR REPLACE INTO files (path, version) VALUES (?, ?)");
+  Stmt st(Prepared("INSERT OR REPLACE INTO files (path, version) VALUES (?, ?)"));
   st.BindText(1, version.path()).Bind(2, version.SerializeAsString());
   if (st.Step() != SQLITE_DONE) return DbError(db_, "store version of " + version.path());
   return Status();
@@ -161,7 +182,7 @@ Status StateStore::PutFile(const wire::Version& version) {
 
 std::optional<wire::VersionVector> StateStore::GetPeerHas(const std::string& peer,
                                                           const std::string& path) {
-  Stmt st(db_, "SELECT vv FROM peer_state WHERE peer = ? AND path = ?");
+  Stmt st(Prepared("SELECT vv FROM peer_state WHERE peer = ? AND path = ?"));
   st.BindText(1, peer).BindText(2, path);
   if (st.Step() != SQLITE_ROW) return std::nullopt;
   wire::VersionVector vv;
@@ -171,7 +192,7 @@ std::optional<wire::VersionVector> StateStore::GetPeerHas(const std::string& pee
 
 std::map<std::string, wire::VersionVector> StateStore::AllPeerHas(const std::string& peer) {
   std::map<std::string, wire::VersionVector> out;
-  Stmt st(db_, "SELECT path, vv FROM peer_state WHERE peer = ?");
+  Stmt st(Prepared("SELECT path, vv FROM peer_state WHERE peer = ?"));
   st.BindText(1, peer);
   while (st.Step() == SQLITE_ROW) {
     wire::VersionVector vv;
@@ -182,16 +203,16 @@ std::map<std::string, wire::VersionVector> StateStore::AllPeerHas(const std::str
 
 Status StateStore::PutPeerHas(const std::string& peer, const std::string& path,
                               const wire::VersionVector& vv) {
-  Stmt st(db_, "INSERT OR REPLACE INTO peer_state (peer, path, vv) VALUES (?, ?, ?)");
+  Stmt st(Prepared("INSERT OR REPLACE INTO peer_state (peer, path, vv) VALUES (?, ?, ?)"));
   st.BindText(1, peer).BindText(2, path).Bind(3, vv.SerializeAsString());
   if (st.Step() != SQLITE_DONE) return DbError(db_, "store peer state of " + path);
   return Status();
 }
 
 Result<int64_t> StateStore::AddGeneration(const Generation& g) {
-  Stmt st(db_,
-          "INSERT INTO generations (path, hash, size, created_ns, origin, conflict, version) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?)");
+  Stmt st(
+      Prepared("INSERT INTO generations (path, hash, size, created_ns, origin, conflict, version) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?)"));
   st.BindText(1, g.path)
       .Bind(2, g.hash)
       .Bind(3, static_cast<int64_t>(g.size))
@@ -205,9 +226,9 @@ Result<int64_t> StateStore::AddGeneration(const Generation& g) {
 
 std::vector<Generation> StateStore::Generations(const std::string& path) {
   std::vector<Generation> out;
-  Stmt st(db_,
-          "SELECT id, hash, size, created_ns, origin, conflict, version FROM generations "
-          "WHERE path = ? ORDER BY id DESC");
+  Stmt st(
+      Prepared("SELECT id, hash, size, created_ns, origin, conflict, version FROM generations "
+               "WHERE path = ? ORDER BY id DESC"));
   st.BindText(1, path);
   while (st.Step() == SQLITE_ROW) {
     Generation g;
@@ -225,9 +246,9 @@ std::vector<Generation> StateStore::Generations(const std::string& path) {
 }
 
 std::pair<std::string, int> StateStore::NewestGeneration(const std::string& path) {
-  Stmt st(db_,
-          "SELECT (SELECT hash FROM generations WHERE path = ?1 ORDER BY id DESC LIMIT 1), "
-          "(SELECT COUNT(*) FROM generations WHERE path = ?1)");
+  Stmt st(
+      Prepared("SELECT (SELECT hash FROM generations WHERE path = ?1 ORDER BY id DESC LIMIT 1), "
+               "(SELECT COUNT(*) FROM generations WHERE path = ?1)"));
   st.BindText(1, path);
   if (st.Step() != SQLITE_ROW) return {"", 0};
   return {st.Blob(0), static_cast<int>(st.Int(1))};
@@ -238,14 +259,14 @@ Result<std::vector<std::string>> StateStore::PruneGenerations(const std::string&
   std::vector<Generation> all = Generations(path);
   std::vector<std::string> dropped_hashes;
   for (size_t i = static_cast<size_t>(keep); i < all.size(); ++i) {
-    Stmt del(db_, "DELETE FROM generations WHERE id = ?");
+    Stmt del(Prepared("DELETE FROM generations WHERE id = ?"));
     del.Bind(1, all[i].id);
     if (del.Step() != SQLITE_DONE) return DbError(db_, "prune generations of " + path);
     dropped_hashes.push_back(all[i].hash);
   }
   std::vector<std::string> unreferenced;
   for (const std::string& hash : dropped_hashes) {
-    Stmt ref(db_, "SELECT 1 FROM generations WHERE hash = ? LIMIT 1");
+    Stmt ref(Prepared("SELECT 1 FROM generations WHERE hash = ? LIMIT 1"));
     ref.Bind(1, hash);
     if (ref.Step() != SQLITE_ROW) unreferenced.push_back(hash);
   }
@@ -253,40 +274,40 @@ Result<std::vector<std::string>> StateStore::PruneGenerations(const std::string&
 }
 
 Status StateStore::MarkGenerationConflict(int64_t id, bool conflict) {
-  Stmt st(db_, "UPDATE generations SET conflict = ? WHERE id = ?");
+  Stmt st(Prepared("UPDATE generations SET conflict = ? WHERE id = ?"));
   st.Bind(1, int64_t{conflict}).Bind(2, id);
   if (st.Step() != SQLITE_DONE) return DbError(db_, "mark generation");
   return Status();
 }
 
 Status StateStore::PutObject(const std::string& hash, std::string_view content) {
-  Stmt st(db_, "INSERT OR IGNORE INTO objects (hash, content) VALUES (?, ?)");
+  Stmt st(Prepared("INSERT OR IGNORE INTO objects (hash, content) VALUES (?, ?)"));
   st.Bind(1, hash).Bind(2, std::string(content));
   if (st.Step() != SQLITE_DONE) return DbError(db_, "store backup content");
   return Status();
 }
 
 std::optional<std::string> StateStore::GetObject(const std::string& hash) {
-  Stmt st(db_, "SELECT content FROM objects WHERE hash = ?");
+  Stmt st(Prepared("SELECT content FROM objects WHERE hash = ?"));
   st.Bind(1, hash);
   if (st.Step() != SQLITE_ROW) return std::nullopt;
   return st.Blob(0);
 }
 
 Status StateStore::DeleteObject(const std::string& hash) {
-  Stmt st(db_, "DELETE FROM objects WHERE hash = ?");
+  Stmt st(Prepared("DELETE FROM objects WHERE hash = ?"));
   st.Bind(1, hash);
   if (st.Step() != SQLITE_DONE) return DbError(db_, "delete backup content");
   return Status();
 }
 
 Status StateStore::AddEvent(const EventRecord& e) {
-  Stmt st(db_, "INSERT INTO events (time_ns, path, level, message) VALUES (?, ?, ?, ?)");
+  Stmt st(Prepared("INSERT INTO events (time_ns, path, level, message) VALUES (?, ?, ?, ?)"));
   st.Bind(1, e.time_ns).BindText(2, e.path).BindText(3, e.level).BindText(4, e.message);
   if (st.Step() != SQLITE_DONE) return DbError(db_, "log event");
   if (++inserts_since_trim_ >= kTrimEvery) {
     inserts_since_trim_ = 0;
-    Stmt trim(db_, "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?");
+    Stmt trim(Prepared("DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?"));
     trim.Bind(1, int64_t{kEventsKept});
     trim.Step();
   }
@@ -295,9 +316,9 @@ Status StateStore::AddEvent(const EventRecord& e) {
 
 std::vector<EventRecord> StateStore::Events(const std::string& path, int limit) {
   std::vector<EventRecord> out;
-  Stmt st(db_,
-          "SELECT time_ns, path, level, message FROM events WHERE (?1 = '' OR path = ?1) "
-          "ORDER BY id DESC LIMIT ?2");
+  Stmt st(
+      Prepared("SELECT time_ns, path, level, message FROM events WHERE (?1 = '' OR path = ?1) "
+               "ORDER BY id DESC LIMIT ?2"));
   st.BindText(1, path).Bind(2, int64_t{std::min(limit, kEventsKept)});
   while (st.Step() == SQLITE_ROW) {
     out.push_back({st.Int(0), st.Blob(1), st.Blob(2), st.Blob(3)});
@@ -306,9 +327,9 @@ std::vector<EventRecord> StateStore::Events(const std::string& path, int limit) 
 }
 
 Status StateStore::AddActionRun(const ActionRun& r) {
-  Stmt st(db_,
-          "INSERT INTO action_runs (path, command, started_ns, finished_ns, exit_code, output) "
-          "VALUES (?, ?, ?, ?, ?, ?)");
+  Stmt st(Prepared(
+      "INSERT INTO action_runs (path, command, started_ns, finished_ns, exit_code, output) "
+      "VALUES (?, ?, ?, ?, ?, ?)"));
   st.BindText(1, r.path)
       .BindText(2, r.command)
       .Bind(3, r.started_ns)
@@ -316,7 +337,7 @@ Status StateStore::AddActionRun(const ActionRun& r) {
       .Bind(5, int64_t{r.exit_code})
       .BindText(6, r.output);
   if (st.Step() != SQLITE_DONE) return DbError(db_, "log action run");
-  Stmt trim(db_, "DELETE FROM action_runs WHERE id <= (SELECT MAX(id) FROM action_runs) - ?");
+  Stmt trim(Prepared("DELETE FROM action_runs WHERE id <= (SELECT MAX(id) FROM action_runs) - ?"));
   trim.Bind(1, int64_t{kActionRunsKept});
   trim.Step();
   return Status();
@@ -324,9 +345,9 @@ Status StateStore::AddActionRun(const ActionRun& r) {
 
 std::vector<ActionRun> StateStore::ActionRuns(const std::string& path, int limit) {
   std::vector<ActionRun> out;
-  Stmt st(db_,
-          "SELECT id, path, command, started_ns, finished_ns, exit_code, output FROM action_runs "
-          "WHERE (?1 = '' OR path = ?1) ORDER BY id DESC LIMIT ?2");
+  Stmt st(Prepared(
+      "SELECT id, path, command, started_ns, finished_ns, exit_code, output FROM action_runs "
+      "WHERE (?1 = '' OR path = ?1) ORDER BY id DESC LIMIT ?2"));
   st.BindText(1, path).Bind(2, int64_t{limit});
   while (st.Step() == SQLITE_ROW) {
     ActionRun r;

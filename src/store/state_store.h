@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -104,8 +105,12 @@ class StateStore {
   explicit StateStore(sqlite3* db) : db_(db) {}
   Status Exec(const char* sql);
   Status Init();
+  /// The compiled form of `sql` (a string literal: cached by its address),
+  /// or null when it does not compile.
+  sqlite3_stmt* Prepared(const char* sql);
 
   sqlite3* db_;
+  std::unordered_map<const char*, sqlite3_stmt*> prepared_;
   int batch_depth_ = 0;
   int64_t inserts_since_trim_ = 0;
 };
