@@ -303,6 +303,7 @@ void DaemonImpl::WatchTree(const std::string& path) {
 // directory it is told to remove.
 void DaemonImpl::ScanTree(const std::string& path, bool recursive) {
   StateStore::Batch batch(*store_);
+  Disk::Hold hold(*disk_);
   Result<FileInfo> info = disk_->Lstat(config_.DiskPath(path));
   const bool is_dir = info.ok() && info->type == FileType::kDirectory;
   if (is_dir && !recursive) {
@@ -835,6 +836,7 @@ void DaemonImpl::Enqueue(PeerLink& link, const std::string& path) {
 }
 
 void DaemonImpl::Pump(PeerLink& link) {
+  Disk::Hold hold(*disk_);
   while (link.channel && link.inflight_bytes < config_.limits.window_bytes && !link.queue.empty()) {
     std::string path = std::move(link.queue.front());
     link.queue.pop_front();

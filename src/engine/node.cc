@@ -342,6 +342,7 @@ std::vector<Result<ApplyOutcome>> Node::ApplyBatch(
   std::set<std::string> in_batch;
 
   StateStore::Batch transaction(store_);
+  Disk::Hold hold(disk_);
   for (size_t i = 0; i < updates.size(); ++i) {
     // A path twice in one batch: finish the first before deciding the second.
     if (!in_batch.insert(updates[i]->version().path()).second) {

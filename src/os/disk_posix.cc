@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <map>
 #include <random>
 #include <set>
 
@@ -143,9 +144,15 @@ std::string TempNameFor(const std::string& name) {
 
 // A directory opened for *at() calls, and the last component of the path.
 struct Parent {
-  Fd dir;
+  int dir = -1;  // owned by `owned`, or held by the disk (see Disk::Hold)
+  Fd owned;
   std::string dir_path;  // for messages
   std::string name;
+
+  void Own(Fd fd) {
+    dir = fd.get();
+    owned = std::move(fd);
+  }
 };
 
 // openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS: `rel` may not climb out
@@ -163,6 +170,7 @@ class PosixDiskImpl final : public Disk {
   explicit PosixDiskImpl(std::vector<std::string> bases) { SetConfinement(std::move(bases)); }
 
   void SetConfinement(std::vector<std::string> bases) override {
+    held_.clear();
     bases_ = std::move(bases);
     // Longest first, so the innermost base is the one a path is confined to.
     std::sort(bases_.begin(), bases_.end(),
@@ -173,7 +181,7 @@ class PosixDiskImpl final : public Disk {
     Result<Parent> p = OpenParent(path, false);
     if (!p.ok()) return Missing(p.status()) ? Result<FileInfo>(FileInfo{}) : p.status();
     struct stat st {};
-    if (fstatat(p->dir.get(), p->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (fstatat(p->dir, p->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno == ENOENT || errno == ENOTDIR) return FileInfo{};
       return Status::Sys("lstat", path, errno);
     }
@@ -183,8 +191,8 @@ class PosixDiskImpl final : public Disk {
   Result<Xattrs> GetXattrs(const std::string& path) override {
     Result<Parent> p = OpenParent(path, false);
     if (!p.ok()) return Missing(p.status()) ? Result<Xattrs>(Xattrs{}) : p.status();
-    Fd fd(openat(p->dir.get(), p->name.c_str(),
-                 O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    Fd fd(
+        openat(p->dir, p->name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
     if (fd.get() < 0) {
       if (errno == ELOOP || errno == ENOENT || errno == ENXIO) return Xattrs{};
       return Status::Sys("open", path, errno);
@@ -196,7 +204,7 @@ class PosixDiskImpl final : public Disk {
     Snapshot snap;
     Result<Parent> p = OpenParent(path, false);
     if (!p.ok()) return Missing(p.status()) ? Result<Snapshot>(snap) : p.status();
-    const int dir = p->dir.get();
+    const int dir = p->dir;
     const char* name = p->name.c_str();
     struct stat st {};
     if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -293,9 +301,9 @@ class PosixDiskImpl final : public Disk {
       Result<Parent> p = OpenParent(path, false);
       if (!p.ok()) return p.status();
       struct stat st {};
-      if (fstat(p->dir.get(), &st) != 0) return Status::Sys("fstat", p->dir_path, errno);
+      if (fstat(p->dir, &st) != 0) return Status::Sys("fstat", p->dir_path, errno);
       if (!done.insert(st.st_dev).second) continue;
-      if (syncfs(p->dir.get()) != 0) return Status::Sys("syncfs", p->dir_path, errno);
+      if (syncfs(p->dir) != 0) return Status::Sys("syncfs", p->dir_path, errno);
     }
     return Status();
   }
@@ -309,19 +317,19 @@ class PosixDiskImpl final : public Disk {
   Status SyncDirectory(const std::string& dir) override {
     Result<Parent> p = OpenParent(dir + "/.", false);
     if (!p.ok()) return p.status();
-    if (fsync(p->dir.get()) != 0) return Status::Sys("fsync", dir, errno);
+    if (fsync(p->dir) != 0) return Status::Sys("fsync", dir, errno);
     return Status();
   }
 
   void DiscardStaged(const std::string& temp) override {
     Result<Parent> p = OpenParent(temp, false);
-    if (p.ok()) unlinkat(p->dir.get(), p->name.c_str(), 0);
+    if (p.ok()) unlinkat(p->dir, p->name.c_str(), 0);
   }
 
   Status SetMeta(const std::string& path, const WriteMeta& meta) override {
     Result<Parent> p = OpenParent(path, false);
     if (!p.ok()) return p.status();
-    Fd fd(openat(p->dir.get(), p->name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    Fd fd(openat(p->dir, p->name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
     if (fd.get() < 0) return Status::Sys("open", path, errno);
     if (Status s = ApplyMeta(fd.get(), meta, path); !s.ok()) return s;
     if (fsync(fd.get()) != 0) return Status::Sys("fsync", path, errno);
@@ -331,18 +339,18 @@ class PosixDiskImpl final : public Disk {
   Status Remove(const std::string& path) override {
     Result<Parent> p = OpenParent(path, false);
     if (!p.ok()) return Missing(p.status()) ? Status() : p.status();
-    if (unlinkat(p->dir.get(), p->name.c_str(), 0) != 0) {
+    if (unlinkat(p->dir, p->name.c_str(), 0) != 0) {
       if (errno == ENOENT) return Status();
       return Status::Sys("unlink", path, errno);
     }
-    if (fsync(p->dir.get()) != 0) return Status::Sys("fsync", p->dir_path, errno);
+    if (fsync(p->dir) != 0) return Status::Sys("fsync", p->dir_path, errno);
     return Status();
   }
 
   Status EnsureDirectory(const std::string& path, const WriteMeta& meta) override {
     Result<Parent> p = OpenParent(path, true);
     if (!p.ok()) return p.status();
-    const int dir = p->dir.get();
+    const int dir = p->dir;
     const char* name = p->name.c_str();
     struct stat st {};
     if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
@@ -358,7 +366,7 @@ class PosixDiskImpl final : public Disk {
                         const WriteMeta& meta) override {
     Result<Parent> p = OpenParent(path, true);
     if (!p.ok()) return p.status();
-    const int dir = p->dir.get();
+    const int dir = p->dir;
     const std::string temp = TempNameFor(p->name);
     if (symlinkat(target.c_str(), dir, temp.c_str()) != 0) {
       return Status::Sys("symlink", p->dir_path + "/" + temp, errno);
@@ -384,18 +392,19 @@ class PosixDiskImpl final : public Disk {
   Status RemoveDirectory(const std::string& path) override {
     Result<Parent> p = OpenParent(path, false);
     if (!p.ok()) return Missing(p.status()) ? Status() : p.status();
-    if (unlinkat(p->dir.get(), p->name.c_str(), AT_REMOVEDIR) != 0) {
+    ForgetHeldBelow(path);
+    if (unlinkat(p->dir, p->name.c_str(), AT_REMOVEDIR) != 0) {
       if (errno == ENOENT) return Status();
       return Status::Sys("rmdir", path, errno);
     }
-    if (fsync(p->dir.get()) != 0) return Status::Sys("fsync", p->dir_path, errno);
+    if (fsync(p->dir) != 0) return Status::Sys("fsync", p->dir_path, errno);
     return Status();
   }
 
   Result<std::vector<std::pair<std::string, FileType>>> List(const std::string& dir) override {
     Result<Parent> p = OpenParent(dir, false);
     if (!p.ok()) return p.status();
-    int fd = openat(p->dir.get(), p->name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = openat(p->dir, p->name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return Status::Sys("opendir", dir, errno);
     DIR* d = fdopendir(fd);
     if (!d) {
@@ -430,6 +439,37 @@ class PosixDiskImpl final : public Disk {
   // planted meanwhile is refused, not followed (no check-then-use race).
   // With `create`, missing directories on the way are made (mode 0755).
   Result<Parent> OpenParent(const std::string& path, bool create) {
+    if (hold_depth_ == 0) return OpenParentNow(path, create);
+    std::string dir_path = DirName(path);
+    auto it = held_.find(dir_path);
+    if (it == held_.end()) {
+      Result<Parent> p = OpenParentNow(path, create);
+      if (!p.ok() || !p->owned.valid()) return p;
+      if (held_.size() >= kMaxHeld) held_.clear();
+      it = held_.emplace(std::move(dir_path), std::move(p->owned)).first;
+    }
+    Parent out;
+    out.dir = it->second.get();
+    out.dir_path = it->first;
+    out.name = BaseName(path);
+    return out;
+  }
+
+  void HoldDirectories(int delta) override {
+    hold_depth_ += delta;
+    if (hold_depth_ == 0) held_.clear();
+  }
+
+  // A removed directory may be made again under the same name: a held
+  // descriptor would name the old one. Forgets `dir` and what is below it.
+  void ForgetHeldBelow(const std::string& dir) {
+    for (auto it = held_.lower_bound(dir); it != held_.end();) {
+      if (it->first != dir && it->first.compare(0, dir.size() + 1, dir + "/") != 0) break;
+      it = held_.erase(it);
+    }
+  }
+
+  Result<Parent> OpenParentNow(const std::string& path, bool create) {
     Parent out;
     out.name = BaseName(path);
     out.dir_path = DirName(path);
@@ -447,8 +487,8 @@ class PosixDiskImpl final : public Disk {
       if (create) {
         if (Status s = MakeDirsPlain(out.dir_path); !s.ok()) return s;
       }
-      out.dir.Reset(open(out.dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      if (!out.dir.valid()) return Status::Sys("open", out.dir_path, errno);
+      out.Own(Fd(open(out.dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)));
+      if (out.dir < 0) return Status::Sys("open", out.dir_path, errno);
       return out;
     }
     Fd base_fd(open(base->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -463,12 +503,12 @@ class PosixDiskImpl final : public Disk {
                           ? out.dir_path.substr(*base == "/" ? 1 : base->size() + 1)
                           : std::string();
     if (rel.empty()) {
-      out.dir = std::move(base_fd);
+      out.Own(std::move(base_fd));
       return out;
     }
     int fd = OpenBeneath(base_fd.get(), rel);
     if (fd >= 0) {
-      out.dir.Reset(fd);
+      out.Own(Fd(fd));
       return out;
     }
     if (errno == ELOOP || errno == EXDEV) return Refused(out.dir_path);
@@ -499,7 +539,7 @@ class PosixDiskImpl final : public Disk {
       }
       cur = std::move(next);
     }
-    out.dir = std::move(cur);
+    out.Own(std::move(cur));
     return out;
   }
 
@@ -523,14 +563,13 @@ class PosixDiskImpl final : public Disk {
   Result<std::string> WriteTemp(const Parent& p, std::string_view content, const WriteMeta& meta) {
     const std::string temp = TempNameFor(p.name);
     const std::string shown = p.dir_path + "/" + temp;
-    Fd fd(openat(p.dir.get(), temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                 0600));
+    Fd fd(openat(p.dir, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (fd.get() < 0) return Status::Sys("create", shown, errno);
     Status s = WriteAll(fd.get(), content, shown);
     if (s.ok()) s = ApplyMeta(fd.get(), meta, shown);
     if (s.ok() && close(fd.Release()) != 0) s = Status::Sys("close", shown, errno);
     if (!s.ok()) {
-      unlinkat(p.dir.get(), temp.c_str(), 0);
+      unlinkat(p.dir, temp.c_str(), 0);
       return s;
     }
     return temp;
@@ -538,12 +577,14 @@ class PosixDiskImpl final : public Disk {
 
   Status RenameInto(const Parent& p, const std::string& temp) {
     struct stat st {};
-    if (fstatat(p.dir.get(), p.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-        S_ISDIR(st.st_mode) && unlinkat(p.dir.get(), p.name.c_str(), AT_REMOVEDIR) != 0) {
+    if (fstatat(p.dir, p.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
       // A directory in the way must be empty.
-      return Status::Sys("rmdir", p.dir_path + "/" + p.name, errno);
+      ForgetHeldBelow(p.dir_path + "/" + p.name);
+      if (unlinkat(p.dir, p.name.c_str(), AT_REMOVEDIR) != 0) {
+        return Status::Sys("rmdir", p.dir_path + "/" + p.name, errno);
+      }
     }
-    if (renameat(p.dir.get(), temp.c_str(), p.dir.get(), p.name.c_str()) != 0) {
+    if (renameat(p.dir, temp.c_str(), p.dir, p.name.c_str()) != 0) {
       return Status::Sys("rename " + p.dir_path + "/" + temp + " ->", p.dir_path + "/" + p.name,
                          errno);
     }
@@ -558,19 +599,24 @@ class PosixDiskImpl final : public Disk {
     if (!temp.ok()) return temp.status();
     Status s;
     if (durable) {
-      Fd fd(openat(p->dir.get(), temp->c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      Fd fd(openat(p->dir, temp->c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
       if (fd.get() < 0 || fsync(fd.get()) != 0) s = Status::Sys("fsync", path, errno);
     }
     if (s.ok()) s = RenameInto(*p, *temp);
     if (!s.ok()) {
-      unlinkat(p->dir.get(), temp->c_str(), 0);
+      unlinkat(p->dir, temp->c_str(), 0);
       return s;
     }
-    if (durable && fsync(p->dir.get()) != 0) return Status::Sys("fsync", p->dir_path, errno);
+    if (durable && fsync(p->dir) != 0) return Status::Sys("fsync", p->dir_path, errno);
     return Status();
   }
 
+  // At most this many held directories (descriptors), then they start over.
+  static constexpr size_t kMaxHeld = 256;
+
   std::vector<std::string> bases_;
+  int hold_depth_ = 0;
+  std::map<std::string, Fd> held_;  // directory path -> descriptor, while held
 };
 
 }  // namespace
