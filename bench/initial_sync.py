@@ -101,7 +101,7 @@ def median(xs):
 class Bench:
     def __init__(self, args):
         self.args = args
-        self.tmp = tempfile.mkdtemp(prefix="syncr-bench-", dir="/tmp")
+        self.tmp = tempfile.mkdtemp(prefix="syncr-bench-", dir=args.tmp)
         self.src = os.path.join(self.tmp, "src")
         self.reason_no_ssh = harness.ssh_unavailable_reason()
         self.sshd: SshServer | None = None
@@ -274,12 +274,16 @@ def main() -> int:
     ap.add_argument("--bin", default=os.environ.get("SYNCR_BIN") or os.path.join(REPO, "build", "syncr"),
                     help="the syncr binary (default $SYNCR_BIN, else build/syncr)")
     ap.add_argument("--keep", action="store_true", help="keep the temp directories")
+    ap.add_argument("--tmp", default="/tmp",
+                    help="where the trees, nodes and sshd live (default /tmp); for instance a "
+                         "freshly made filesystem, see bench/README.md")
     args = ap.parse_args()
     if args.files < 1 or args.runs < 1 or args.per_dir < 1:
         ap.error("--files, --runs and --per-dir must be at least 1")
     if not shutil.which("rsync"):
         ap.error("rsync is not installed")
     harness.SYNCR_BIN = os.path.abspath(args.bin)
+    harness.TMP_ROOT = args.tmp
     harness.require_bin()
     bench = Bench(args)
     try:

@@ -18,6 +18,7 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "actions/action_runner.h"
 #include "common/log.h"
@@ -112,7 +113,8 @@ class DaemonImpl {
   void OnLinkReadable(PeerLink& link);
   void OnLinkFrame(PeerLink& link, const wire::Frame& frame);
   void LinkDown(PeerLink& link, std::string why);
-  void Enqueue(PeerLink& link, const std::string& path);
+  void Enqueue(PeerLink& link, const std::string& path);  // Queue, then Pump
+  void Queue(PeerLink& link, const std::string& path);
   void Pump(PeerLink& link);
   void FlushChannel(Channel& channel, std::function<void(const std::string&)> on_error);
 
@@ -158,6 +160,11 @@ class DaemonImpl {
   };
   std::map<std::string, PendingScan> scan_timers_;
   std::set<std::string> writing_;  // paths an in-place writer has open (modify, no close yet)
+  // Files an apply renamed into place since inotify was last read: the
+  // first IN_MOVED_TO for each is our own and needs no scan (a count: a
+  // path can be written twice in one batch). What is left once the queue
+  // is drained was never coming, and is dropped.
+  std::unordered_map<std::string, int> own_renames_;
   // Directory entries' actions, gathered over a burst of changes.
   struct ActionBatch {
     std::vector<Change> changes;
@@ -190,6 +197,12 @@ Status DaemonImpl::Open() {
   disk_ = NewConfinedDisk(ConfinementBases());
   backups_ = std::make_unique<BackupStore>(config_, *disk_, *store_);
   node_ = std::make_unique<Node>(config_, *disk_, *store_, *backups_);
+  node_->SetWatching({
+      [this](const std::string& disk_dir) { return watcher_.IsWatched(disk_dir); },
+      // Watched before anything is written into it; its own IN_CREATE then
+      // scans it for whatever came before the watch.
+      [this](const std::string& path) { WatchTree(path); },
+  });
   actions_ = std::make_unique<ActionRunner>(
       loop_,
       [this](const ActionRun& run) {
@@ -435,6 +448,8 @@ void DaemonImpl::OnInotify() {
   for (const InotifyWatcher::Event& e : watcher_.ReadEvents()) {
     if (e.overflow) {
       Event("", spdlog::level::warn, "inotify queue overflowed: rescanning every synced path");
+      own_renames_.clear();
+      node_->ForgetStats();
       ScanAll("overflow");
       continue;
     }
@@ -477,8 +492,17 @@ void DaemonImpl::OnInotify() {
     // no event shortens the wait, or a scan could read a half-written file.
     if (e.mask & IN_MODIFY) writing_.insert(path);
     if (e.mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE)) writing_.erase(path);
+    if ((e.mask & IN_MOVED_TO) && !(e.mask & IN_ISDIR)) {
+      auto own = own_renames_.find(path);
+      if (own != own_renames_.end()) {
+        if (--own->second == 0) own_renames_.erase(own);
+        continue;  // the echo of our own apply
+      }
+    }
+    node_->ForgetStat(path);
     ScheduleScan(path, writing_.count(path) ? kModifySettleMs : SettleDelay(e), dir_moved);
   }
+  own_renames_.clear();
 }
 
 // How long to wait before looking at a path after event `e`. A save ends with
@@ -727,7 +751,7 @@ void DaemonImpl::OnLinkFrame(PeerLink& link, const wire::Frame& frame) {
       }
       sends.insert(sends.end(), deletions.rbegin(), deletions.rend());
       const size_t lacking = sends.size();
-      for (const std::string& path : sends) Enqueue(link, path);
+      for (const std::string& path : sends) Queue(link, path);
       link.summary.clear();
       Event("", spdlog::level::info,
             "catch-up with " + peer + ": " + std::to_string(lacking) + " paths to send");
@@ -826,13 +850,17 @@ void DaemonImpl::LinkDown(PeerLink& link, std::string why) {
 }
 
 void DaemonImpl::Enqueue(PeerLink& link, const std::string& path) {
+  Queue(link, path);
+  Pump(link);
+}
+
+void DaemonImpl::Queue(PeerLink& link, const std::string& path) {
   if (link.state != PeerLink::State::kUp || !link.summary_complete) return;  // catch-up covers it
   if (link.inflight.count(path)) {
     link.requeue_after_ack.insert(path);
     return;
   }
   if (link.queued.insert(path).second) link.queue.push_back(path);
-  Pump(link);
 }
 
 void DaemonImpl::Pump(PeerLink& link) {
@@ -972,6 +1000,9 @@ void DaemonImpl::ApplyPending(Session& session) {
     session.apply_timer = 0;
   }
   if (session.pending.empty()) return;
+  // Hear of local edits first: a path with an event waiting must not be
+  // judged by a stat the event makes stale (see Node::Watching).
+  OnInotify();
   std::vector<const wire::Update*> batch;
   for (const wire::Frame& f : session.pending) batch.push_back(&f.update());
   const int64_t start = MonoMs();
@@ -1024,6 +1055,15 @@ void DaemonImpl::OnSessionFrame(Session& session, const wire::Frame& frame) {
         session.channel->Send(welcome);
         SendSummary(session);
         Event("", spdlog::level::info, "accepted channel from " + session.peer);
+        // The peer is up again: our channel to it need not wait out its
+        // backoff (up to kBackoffMaxMs) before catch-up starts.
+        auto link = links_.find(session.peer);
+        if (link != links_.end() && link->second->state == PeerLink::State::kDown &&
+            link->second->redial_timer) {
+          loop_.Cancel(link->second->redial_timer);
+          link->second->backoff_ms = kBackoffFirstMs;
+          Dial(*link->second);
+        }
         return;
       }
       case wire::Frame::kControl: {
@@ -1188,6 +1228,7 @@ void DaemonImpl::OnUpdates(Session& session, const std::vector<const wire::Updat
     std::optional<wire::VersionVector> had = store_->GetPeerHas(session.peer, remote.path());
     store_->PutPeerHas(session.peer, remote.path(), had ? Merge(*had, remote.vv()) : remote.vv());
 
+    if (outcome->own_rename) ++own_renames_[remote.path()];
     if (outcome->local_first) OnLocalChange(*outcome->local_first);
     if (!outcome->note.empty()) Event(remote.path(), spdlog::level::warn, outcome->note);
     if (outcome->applied) {
@@ -1402,8 +1443,9 @@ void DaemonImpl::Reload() {
     std::vector<wire::Version> below = store_->FilesUnder(path);
     std::optional<wire::Version> self = store_->GetFile(path);
     for (auto& [name, link] : links_) {
-      if (self) Enqueue(*link, path);
-      for (const wire::Version& v : below) Enqueue(*link, v.path());
+      if (self) Queue(*link, path);
+      for (const wire::Version& v : below) Queue(*link, v.path());
+      Pump(*link);
     }
   }
 

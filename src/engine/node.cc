@@ -76,6 +76,16 @@ Result<std::optional<Change>> Node::ScanLocal(const std::string& path) {
     return std::optional<Change>();
   }
   std::optional<wire::Version> stored = store_.GetFile(path);
+  return ScanLocalWith(path, quick, &stored);
+}
+
+Result<std::optional<Change>> Node::ScanLocalWith(const std::string& path,
+                                                  const Result<FileInfo>& quick,
+                                                  std::optional<wire::Version>* stored_io) {
+  std::optional<wire::Version>& stored = *stored_io;
+  if (quick.ok() && quick->type == FileType::kMissing && !Exists(stored ? &*stored : nullptr)) {
+    return std::optional<Change>();  // nothing there, and nothing known to have been
+  }
   std::string content;
   Result<Observed> obs = ObserveDisk(path, &content);
   if (!obs.ok()) return obs.status();
@@ -123,7 +133,9 @@ Result<std::optional<Change>> Node::ScanLocal(const std::string& path) {
   if (v.kind() == wire::KIND_FILE) {
     if (Status s = backups_.Record(v, content, false); !s.ok()) return s;
   }
-  return std::optional<Change>(Change{v, EventName(before, v), !stored});
+  Change change{v, EventName(before, v), !stored};
+  stored = std::move(v);
+  return std::optional<Change>(std::move(change));
 }
 
 std::vector<std::string> Node::XattrPrefixes() const {
@@ -181,8 +193,11 @@ Status Node::WriteToDisk(const wire::Update& update, const wire::Version* local,
       }
       return disk_.ReplaceFile(disk_path, update.content(), meta);
     }
-    case wire::KIND_DIRECTORY:
-      return disk_.EnsureDirectory(disk_path, meta);
+    case wire::KIND_DIRECTORY: {
+      Status s = disk_.EnsureDirectory(disk_path, meta);
+      if (s.ok() && watching_.directory_made) watching_.directory_made(remote.path());
+      return s;
+    }
     case wire::KIND_SYMLINK:
       if (Sha256(remote.link_target()) != remote.hash()) {
         return Status::Error(remote.path() + ": link target does not match its hash");
@@ -247,11 +262,13 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
 
   // Look at the disk first: a local edit still settling must become a
   // version before we decide, or the write below would destroy it.
-  Result<std::optional<Change>> first = ScanLocal(path);
-  if (!first.ok()) return first.status();
-  out.local_first = std::move(*first);
-
   std::optional<wire::Version> stored = store_.GetFile(path);
+  Result<FileInfo> quick = disk_.Lstat(config_.DiskPath(path));
+  if (!(quick.ok() && quick->type != FileType::kMissing && StatUnchanged(path, *quick))) {
+    Result<std::optional<Change>> first = ScanLocalWith(path, quick, &stored);
+    if (!first.ok()) return first.status();
+    out.local_first = std::move(*first);
+  }
   const wire::Version* local = stored ? &*stored : nullptr;
   out.decision = DecideRemote(local, remote);
 
@@ -396,7 +413,11 @@ void Node::FinishBatch(std::vector<PendingApply>* pending,
   for (PendingApply& p : *pending) {
     Result<ApplyOutcome>& result = (*results)[p.index];
     if (!result.ok()) continue;
-    if (Status s = Record(p, &*result); !s.ok()) result = s;
+    if (Status s = Record(p, &*result); !s.ok()) {
+      result = s;
+      continue;
+    }
+    if (!p.temp.empty()) TrustOwnRename(p.applied.path(), &*result);
   }
   pending->clear();
 }
@@ -448,9 +469,7 @@ Status Node::Record(PendingApply& p, ApplyOutcome* out) {
     }
   }
   if (Status s = store_.PutFile(p.applied); !s.ok()) return s;
-  // Not RememberStat: a user's write between our rename and a stat would be
-  // taken for ours. The echo scan reads and hashes once instead.
-  stat_cache_.erase(p.applied.path());
+  stat_cache_.erase(p.applied.path());  // see TrustOwnRename
   if (p.applied.kind() == wire::KIND_FILE) {
     if (Status s = backups_.Record(p.applied, p.update->content(), false); !s.ok()) return s;
   }
@@ -459,6 +478,19 @@ Status Node::Record(PendingApply& p, ApplyOutcome* out) {
     out->applied = Change{p.applied, EventName(local, p.applied)};
   }
   return Status();
+}
+
+// The file we renamed into place is ours to trust by its stat only where
+// the daemon sees every later change to it: then a user's write, even one
+// between our rename and the stat below, makes an event after our own
+// IN_MOVED_TO, and the daemon calls ForgetStat before any scan of the path.
+// Elsewhere the next scan reads and hashes the file once.
+void Node::TrustOwnRename(const std::string& path, ApplyOutcome* out) {
+  const std::string disk_path = config_.DiskPath(path);
+  if (!watching_.watched || !watching_.watched(DirName(disk_path))) return;
+  Result<FileInfo> now = disk_.Lstat(disk_path);
+  if (now.ok() && now->type == FileType::kFile) stat_cache_[path] = *now;
+  out->own_rename = true;
 }
 
 Result<std::string> Node::ContentFor(const wire::Version& version) {

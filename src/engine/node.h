@@ -6,6 +6,7 @@
 // Not thread-safe.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -30,8 +31,11 @@ struct ApplyOutcome {
   RemoteDecision decision = RemoteDecision::kIgnore;
   std::optional<Change> local_first;  ///< a local edit found just before applying
   std::optional<Change> applied;      ///< the disk changed: run the actions
-  wire::VersionVector now_have;       ///< what we hold now, for the ack
-  std::string note;                   ///< for the log (conflicts)
+  /// A file was renamed into place in a watched directory: one IN_MOVED_TO
+  /// for the path is this apply's own (see Node::Watching).
+  bool own_rename = false;
+  wire::VersionVector now_have;  ///< what we hold now, for the ack
+  std::string note;              ///< for the log (conflicts)
 };
 
 class Node {
@@ -43,6 +47,25 @@ class Node {
   /// Looks at `path` on disk; a real change becomes a new local version,
   /// stored and backed up, and is returned. Unchanged: nullopt.
   Result<std::optional<Change>> ScanLocal(const std::string& path);
+
+  /// What the daemon's watches tell the node. Without it (tests, the CLI)
+  /// every write of ours is confirmed by reading it back at the next scan.
+  struct Watching {
+    /// True when every change to a name in `disk_dir` from now on makes an
+    /// event that reaches the daemon, which then calls ForgetStat for it.
+    /// A file this node renames into such a directory is trusted by its
+    /// stat: a scan skips reading and hashing it until an event says
+    /// otherwise.
+    std::function<bool(const std::string& disk_dir)> watched;
+    /// Called as soon as an apply made a directory, before anything is
+    /// written into it, so that it can be watched first.
+    std::function<void(const std::string& path)> directory_made;
+  };
+  void SetWatching(Watching watching) { watching_ = std::move(watching); }
+  /// An event that is not our own came for `path`: look at it again.
+  void ForgetStat(const std::string& path) { stat_cache_.erase(path); }
+  /// Events were lost (inotify overflow): look at everything again.
+  void ForgetStats() { stat_cache_.clear(); }
 
   /// Applies a version a peer sent. The path must already be validated.
   Result<ApplyOutcome> ApplyRemote(const wire::Update& update);
@@ -71,10 +94,16 @@ class Node {
 
  private:
   Result<Observed> ObserveDisk(const std::string& path, std::string* content);
+  /// ScanLocal past the stat cache, with the path's lstat and its stored
+  /// version already read; a change also replaces `*stored`.
+  Result<std::optional<Change>> ScanLocalWith(const std::string& path,
+                                              const Result<FileInfo>& quick,
+                                              std::optional<wire::Version>* stored);
   struct PendingApply;
   Result<ApplyOutcome> Decide(const wire::Update& update, std::optional<PendingApply>* write);
   void FinishBatch(std::vector<PendingApply>* pending, std::vector<Result<ApplyOutcome>>* results);
   Status Record(PendingApply& p, ApplyOutcome* out);
+  void TrustOwnRename(const std::string& path, ApplyOutcome* out);
   WriteMeta MetaFor(const wire::Version& remote) const;
   /// The xattr namespaces this node replicates ([metadata] acls, xattrs).
   std::vector<std::string> XattrPrefixes() const;
@@ -88,6 +117,7 @@ class Node {
   bool StatUnchanged(const std::string& path, const FileInfo& now) const;
 
   std::unordered_map<std::string, FileInfo> stat_cache_;
+  Watching watching_;
   const Config& config_;
   Disk& disk_;
   StateStore& store_;

@@ -49,6 +49,8 @@ SYNCR_BIN = os.environ.get("SYNCR_BIN", "")
 TIMEOUT_SCALE = float(os.environ.get("SYNCR_TEST_TIMEOUT_SCALE", "1") or "1")
 LOG_LEVEL = os.environ.get("SYNCR_TEST_LOG_LEVEL", "")
 KEEP = bool(os.environ.get("SYNCR_TEST_KEEP"))
+# Where clusters put their roots, state and sockets (bench/initial_sync.py --tmp).
+TMP_ROOT = "/tmp"
 POLL_S = 0.01
 CLI_TIMEOUT_S = 20
 
@@ -384,7 +386,7 @@ class Cluster:
                  node_extra=None, extra_toml=None, peer_transport=None,
                  backup_extra=""):
         self.bin = require_bin()
-        self.tmp = tempfile.mkdtemp(prefix="syncr-", dir="/tmp")
+        self.tmp = tempfile.mkdtemp(prefix="syncr-", dir=TMP_ROOT)
         self.names = list(names)
         self.nodes = {n: Node(self, n) for n in self.names}
         self.sync = list(sync) if sync else [{"path": "/etc/app.conf"}]
