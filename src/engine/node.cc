@@ -239,7 +239,8 @@ struct Node::PendingApply {
   std::optional<wire::Version> local;
   wire::Version applied;
   bool conflict = false;
-  std::string temp;  // staged file content, committed after the shared sync
+  std::string temp;     // staged file content, committed after the shared sync
+  Xattrs xattrs_after;  // what the staged file holds (read back as it was staged)
 };
 
 Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<PendingApply>* write) {
@@ -251,13 +252,14 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
   // directory here (its own version comes first): a file entry has no
   // children, and a peer must not turn one into a directory.
   const SyncEntry* entry = config_.FindEntry(path);
-  if (entry && entry->path != path) {
+  if (entry && entry->path != path && !batch_directory_entries_.count(entry->path)) {
     Result<FileInfo> root = disk_.Lstat(config_.DiskPath(entry->path));
     if (!root.ok()) return root.status();
     if (root->type != FileType::kDirectory) {
       return Status::Error("refused path " + path + ": " + entry->path +
                            " is not a directory on this node");
     }
+    batch_directory_entries_.insert(entry->path);
   }
 
   // Look at the disk first: a local edit still settling must become a
@@ -338,7 +340,8 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
       return Status::Error(path + ": content does not match its hash");
     }
     const WriteMeta meta = MetaFor(remote);
-    Result<std::string> temp = disk_.StageFile(config_.DiskPath(path), update.content(), meta);
+    Result<std::string> temp =
+        disk_.StageFile(config_.DiskPath(path), update.content(), meta, &p.xattrs_after);
     if (!temp.ok()) return temp.status();
     p.temp = *temp;
     p.applied = remote;
@@ -360,6 +363,7 @@ std::vector<Result<ApplyOutcome>> Node::ApplyBatch(
 
   StateStore::Batch transaction(store_);
   Disk::Hold hold(disk_);
+  batch_directory_entries_.clear();
   for (size_t i = 0; i < updates.size(); ++i) {
     // A path twice in one batch: finish the first before deciding the second.
     if (!in_batch.insert(updates[i]->version().path()).second) {
@@ -455,8 +459,10 @@ Status Node::Record(PendingApply& p, ApplyOutcome* out) {
   }
   if (p.applied.kind() == wire::KIND_FILE || p.applied.kind() == wire::KIND_DIRECTORY) {
     // Store the xattrs this disk really holds (a label the local policy
-    // refused is absent), so that the echo scan finds no change.
-    Result<Xattrs> there = disk_.GetXattrs(config_.DiskPath(p.applied.path()));
+    // refused is absent), so that the echo scan finds no change. A staged
+    // file's were read back from it; a rename does not change them.
+    Result<Xattrs> there = p.temp.empty() ? disk_.GetXattrs(config_.DiskPath(p.applied.path()))
+                                          : Result<Xattrs>(p.xattrs_after);
     if (there.ok()) {
       wire::Metadata* m = p.applied.mutable_meta();
       m->clear_xattrs();

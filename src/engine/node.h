@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -118,6 +119,9 @@ class Node {
 
   std::unordered_map<std::string, FileInfo> stat_cache_;
   Watching watching_;
+  /// Directory entries seen to be directories here during this batch: their
+  /// children need not look again (a batch of 4,096 paths in one tree).
+  std::set<std::string> batch_directory_entries_;
   const Config& config_;
   Disk& disk_;
   StateStore& store_;

@@ -38,9 +38,9 @@ class FaultyDisk : public Disk {
     return Real().ReplaceFile(path, content, meta);
   }
   Result<std::string> StageFile(const std::string& path, std::string_view content,
-                                const WriteMeta& meta) override {
+                                const WriteMeta& meta, Xattrs* xattrs_after) override {
     if (path == fail_replace_of) return Fail(path);
-    return Real().StageFile(path, content, meta);
+    return Real().StageFile(path, content, meta, xattrs_after);
   }
   Status SyncFilesystems(const std::vector<std::string>& paths) override {
     return Real().SyncFilesystems(paths);

@@ -81,9 +81,11 @@ class Disk {
   /// not synced) and returns its name; after SyncFilesystems (one syncfs per
   /// filesystem that holds one of the staged files), CommitStaged
   /// renames it over `path`; SyncDirectory then makes the renames durable.
-  /// DiscardStaged removes a temp file that will not be committed.
+  /// DiscardStaged removes a temp file that will not be committed. With
+  /// `xattrs_after` set, StageFile also reports the xattrs the staged file
+  /// ended up with (a label the local policy added or refused shows there).
   virtual Result<std::string> StageFile(const std::string& path, std::string_view content,
-                                        const WriteMeta& meta) = 0;
+                                        const WriteMeta& meta, Xattrs* xattrs_after) = 0;
   virtual Status SyncFilesystems(const std::vector<std::string>& paths) = 0;
   virtual Status CommitStaged(const std::string& temp, const std::string& path) = 0;
   virtual Status SyncDirectory(const std::string& dir) = 0;

@@ -285,10 +285,10 @@ class PosixDiskImpl final : public Disk {
 
   // Steps 1 and 2 of the recipe; the caller syncs many files at once.
   Result<std::string> StageFile(const std::string& path, std::string_view content,
-                                const WriteMeta& meta) override {
+                                const WriteMeta& meta, Xattrs* xattrs_after) override {
     Result<Parent> p = OpenParent(path, true);
     if (!p.ok()) return p.status();
-    Result<std::string> temp = WriteTemp(*p, content, meta);
+    Result<std::string> temp = WriteTemp(*p, content, meta, xattrs_after);
     if (!temp.ok()) return temp.status();
     return DirName(path) + "/" + *temp;
   }
@@ -560,13 +560,15 @@ class PosixDiskImpl final : public Disk {
     return Status();
   }
 
-  Result<std::string> WriteTemp(const Parent& p, std::string_view content, const WriteMeta& meta) {
+  Result<std::string> WriteTemp(const Parent& p, std::string_view content, const WriteMeta& meta,
+                                Xattrs* xattrs_after = nullptr) {
     const std::string temp = TempNameFor(p.name);
     const std::string shown = p.dir_path + "/" + temp;
     Fd fd(openat(p.dir, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (fd.get() < 0) return Status::Sys("create", shown, errno);
     Status s = WriteAll(fd.get(), content, shown);
     if (s.ok()) s = ApplyMeta(fd.get(), meta, shown);
+    if (s.ok() && xattrs_after) *xattrs_after = ReadXattrs(fd.get());
     if (s.ok() && close(fd.Release()) != 0) s = Status::Sys("close", shown, errno);
     if (!s.ok()) {
       unlinkat(p.dir, temp.c_str(), 0);
