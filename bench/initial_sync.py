@@ -107,6 +107,7 @@ class Bench:
         self.sshd: SshServer | None = None
         self.notes: list[str] = []
         self.scan_s: list[float] = []
+        self.ready_s: list[float] = []
         # Trees of finished runs. They are deleted only after the last run:
         # ext4 without a journal skips inodes freed in the last 60 s (5 min
         # while their table block is dirty) when it allocates new ones, so a
@@ -167,7 +168,10 @@ class Bench:
             c.start("b", wait=False)
             deadline = t0 + a.timeout
             polls = 0
+            ready_s = None  # when b's socket appeared: its start-up, apart from the sync
             while True:
+                if ready_s is None and os.path.exists(c.node("b").sock):
+                    ready_s = time.monotonic() - t0
                 c.check_alive()
                 if time.monotonic() > deadline:
                     raise SystemExit(f"syncr run {k}: not in sync after {a.timeout}s "
@@ -188,7 +192,9 @@ class Bench:
             why = same_tree(self.src, dst)
             if why:
                 raise SystemExit(f"syncr run {k}: b's tree is not a's: {why}\n" + c.diagnostics())
-            log(f"syncr run {k}: {elapsed:.3f}s ({polls} status polls)")
+            self.ready_s.append(ready_s)
+            log(f"syncr run {k}: {elapsed:.3f}s ({polls} status polls, b listening after "
+                f"{ready_s:.3f}s)")
             ok = True
             return elapsed
         finally:
@@ -246,6 +252,8 @@ class Bench:
             # before the peer starts: not in syncr_s
             "origin_first_scan_s": [round(x, 3) for x in self.scan_s],
             "origin_first_scan_median_s": round(median(self.scan_s), 3) if self.scan_s else None,
+            # part of syncr_s: from b's start until its socket exists
+            "peer_listening_s": [round(x, 3) for x in self.ready_s if x is not None],
             "runs": a.runs,
             "dirs": -(-a.files // a.per_dir),
             "syncr_bin": harness.SYNCR_BIN,

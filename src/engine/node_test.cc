@@ -346,6 +346,49 @@ TEST_F(NodeTest, ApplyThenScanIsNoEcho) {
   EXPECT_FALSE(change->has_value()) << "applying a remote version must not make a local one";
 }
 
+// Where the daemon watches the directory, our rename is announced as our own
+// (its IN_MOVED_TO is dropped) and its stat trusted; a user's edit after it
+// still changes the stat (ctime) and is a new version.
+TEST_F(NodeTest, ApplyIntoWatchedDirectoryIsOwnRenameAndLaterEditsCount) {
+  const std::string dir = DirName(a_->DiskPath());
+  a_->node->SetWatching({[dir](const std::string& d) { return d == dir; }, nullptr});
+  Result<ApplyOutcome> out = a_->node->ApplyRemote(RemoteUpdate("from b\n", VV({{"b", 1}}), 100));
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_TRUE(out->own_rename);
+  Result<std::optional<Change>> echo = a_->node->ScanLocal(kPath);
+  ASSERT_TRUE(echo.ok()) << echo.status().ToString();
+  EXPECT_FALSE(echo->has_value()) << "our own write must not make a local version";
+
+  WriteFile(a_->DiskPath(), "from a\n");  // same size, in place: a new ctime and mtime
+  Result<std::optional<Change>> edit = a_->node->ScanLocal(kPath);
+  ASSERT_TRUE(edit.ok()) << edit.status().ToString();
+  ASSERT_TRUE(edit->has_value()) << "a user's edit after our rename was taken for ours";
+  EXPECT_EQ((*edit)->version.hash(), Sha256("from a\n"));
+}
+
+TEST_F(NodeTest, ApplyIntoUnwatchedDirectoryIsNotOwnRename) {
+  a_->node->SetWatching({[](const std::string&) { return false; }, nullptr});
+  Result<ApplyOutcome> out = a_->node->ApplyRemote(RemoteUpdate("from b\n", VV({{"b", 1}}), 100));
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_FALSE(out->own_rename) << "no event will come to drop: the scan must read the file";
+}
+
+TEST_F(NodeTest, AppliedDirectoryIsAnnouncedBeforeAnythingIsWrittenIntoIt) {
+  std::vector<std::string> made;
+  a_->node->SetWatching({nullptr, [&made](const std::string& p) { made.push_back(p); }});
+  wire::Update u;
+  wire::Version* v = u.mutable_version();
+  v->set_path("/etc/conf.d");
+  v->set_kind(wire::KIND_DIRECTORY);
+  *v->mutable_vv() = VV({{"b", 1}});
+  v->mutable_meta()->set_mode(0755);
+  v->set_origin("b");
+  Result<ApplyOutcome> out = a_->node->ApplyRemote(u);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(made, std::vector<std::string>{"/etc/conf.d"});
+  EXPECT_TRUE(std::filesystem::is_directory(a_->config.DiskPath("/etc/conf.d")));
+}
+
 // A peer's vector is stored as sent. If it is not canonical (a duplicate entry
 // for this node), the next local edit must still make a newer version, or
 // every peer would ignore that edit as old.
