@@ -702,7 +702,7 @@ void DaemonImpl::OnLinkReadable(PeerLink& link) {
     LinkDown(link, link.channel->error());
     return;
   }
-  FlushChannel(*link.channel, [this, &link](const std::string& e) { LinkDown(link, e); });
+  Pump(link);  // flushes the channel
 }
 
 void DaemonImpl::OnLinkFrame(PeerLink& link, const wire::Frame& frame) {
@@ -789,8 +789,9 @@ void DaemonImpl::OnLinkFrame(PeerLink& link, const wire::Frame& frame) {
           }
         });
       }
-      if (link.requeue_after_ack.erase(ack.path())) Enqueue(link, ack.path());
-      Pump(link);
+      // OnLinkReadable pumps once after the acks it read: the window they
+      // freed is filled in one go, not one file per ack.
+      if (link.requeue_after_ack.erase(ack.path())) Queue(link, ack.path());
       return;
     }
     case wire::Frame::kFetchReply: {
