@@ -6,13 +6,14 @@ for each run (fresh, empty targets every time):
 
   syncr  a new two-node cluster (harness.Cluster, fresh state dirs) whose
          [[sync]] entry is the tree's directory; node a's root holds the tree
-         (copied in before the clock starts), node b's root is empty. b is
-         started first; the clock starts when a is started and stops when
-         b holds FILES files (a count, polled every --poll seconds) and then
-         `syncr status --json` on a reports in_sync with every path of the
-         tree listed (all acknowledged by b). The contents are compared after
-         the clock stopped. Transport: ssh through
-         a throwaway sshd on 127.0.0.1 (harness.SshServer).
+         (copied in before the clock starts), node b's root is empty. a is
+         started first (its first scan is timed apart); the clock starts
+         when b is started and stops when b holds FILES files (a count,
+         polled every --poll seconds) and `syncr status` on a exits 0
+         (everything acknowledged by b). Its JSON, every path of the tree
+         listed, and the contents are checked after the clock stopped.
+         Transport: ssh through a throwaway sshd on 127.0.0.1
+         (harness.SshServer).
   rsync  `rsync -a -e "ssh -F <cfg>" SRC/ host:DST/` to an empty directory,
          through the same sshd (the forced command runs the original command,
          i.e. `rsync --server ...` on this machine).
@@ -176,19 +177,25 @@ class Bench:
                 if time.monotonic() > deadline:
                     raise SystemExit(f"syncr run {k}: not in sync after {a.timeout}s "
                                      f"({count_files(dst)} files on b)\n" + c.diagnostics())
-                # b's file count first, then a's own view: every path listed
-                # and acknowledged by b. Catch-up sends in path order, so
-                # until the last file is there, one stat does instead of a
-                # walk of the tree (the poller must not take the CPU from
-                # the daemons it measures).
+                # b's file count first, then a's own view: `syncr status`
+                # exits 0 once nothing is pending to b (every version
+                # acknowledged). Catch-up sends in path order, so until the
+                # last file is there, one stat does instead of a walk of the
+                # tree (the poller must not take the CPU from the daemons it
+                # measures). The table form: the JSON of 10,000 paths takes
+                # half a second to print and parse; it is checked below,
+                # after the clock.
                 if os.path.lexists(last) and count_files(dst) >= a.files:
                     polls += 1
-                    rc, st = c.status("a")
-                    if (rc == 0 and isinstance(st, dict) and st.get("in_sync")
-                            and len(st.get("paths") or []) >= a.files):
+                    if c.cli("a", "status").returncode == 0:
                         break
                 time.sleep(a.poll)
             elapsed = time.monotonic() - t0
+            rc, st = c.status("a")
+            listed = len(st.get("paths") or []) if isinstance(st, dict) else 0
+            if rc != 0 or not st.get("in_sync") or listed < a.files:
+                raise SystemExit(f"syncr run {k}: a's status --json disagrees with its exit "
+                                 f"code (rc {rc}, {listed} paths)\n" + c.diagnostics())
             why = same_tree(self.src, dst)
             if why:
                 raise SystemExit(f"syncr run {k}: b's tree is not a's: {why}\n" + c.diagnostics())
