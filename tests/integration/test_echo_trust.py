@@ -172,17 +172,21 @@ class EchoTrustTest(ClusterTestCase):
                      what=lambda: "the 300 files on b ("
                                   f"{sum(c.read('b', x) == d for x, d in files.items())} there)")
         wait_all_in_sync(c, timeout=20)
-        st_b = c.status_or_fail("b")
+        # (a may have made more than one version of a file it was still
+        # writing: b must hold exactly a's last one, and no version of b's)
+        st_a, st_b = c.status_or_fail("a"), c.status_or_fail("b")
         wrong = []
         for path in [p("bulk"), *files]:
-            ps = find_path(st_b, path)
-            v = (ps or {}).get("version") or {}
-            if ps is None:
-                wrong.append(f"{path}: not in b's status")
-            elif (v.get("origin") != "a" or vv_of(v) != {"a": 1} or ps.get("state") != "in sync"
+            ps, pa = find_path(st_b, path), find_path(st_a, path)
+            v, va = (ps or {}).get("version") or {}, (pa or {}).get("version") or {}
+            if ps is None or pa is None:
+                wrong.append(f"{path}: in b's status {ps is not None}, in a's {pa is not None}")
+            elif (v.get("origin") != "a" or "b" in vv_of(v) or vv_of(v) != vv_of(va)
+                  or ps.get("state") != "in sync"
                   or (path in files and norm_hash(v.get("hash")) != sha256_hex(files[path]))):
                 wrong.append(f"{path}: state {ps.get('state')!r}, origin {v.get('origin')!r}, "
-                             f"vv {vv_of(v)}, hash {norm_hash(v.get('hash'))[:12]}")
+                             f"vv {vv_of(v)} (a has {vv_of(va)}), "
+                             f"hash {norm_hash(v.get('hash'))[:12]}")
         self.assertEqual(wrong, [], f"{len(wrong)} of 301 paths on b are not a's version "
                          "(b took its own writes for local changes?)")
         if LOG_LEVEL in ("warn", "error"):
