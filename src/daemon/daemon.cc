@@ -230,6 +230,7 @@ Status DaemonImpl::Open() {
   for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&mask, sig);
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGIO, SIG_IGN);  // a broken file lease (Disk::OpenForWriting) must not kill us
   signal_fd_.Reset(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!signal_fd_.valid()) return Status::Sys("signalfd", "", errno);
   loop_.Add(signal_fd_.get(), EPOLLIN, [this](uint32_t) { OnSignal(); });
@@ -362,10 +363,20 @@ void DaemonImpl::ScanTreeInto(const std::string& path, std::set<std::string>* se
     }
     if (type == FileType::kDirectory) {
       ScanTreeInto(child, seen);
-    } else {
-      seen->insert(child);
-      ScanNow(child);
+      continue;
     }
+    seen->insert(child);
+    if (type == FileType::kFile && !node_->LooksUnchanged(child) &&
+        disk_->OpenForWriting(config_.DiskPath(child))) {
+      // Found by listing (say, in a directory made a moment ago) while a
+      // writer still has it open: no event told us of that writer, so wait
+      // as for one (its close-write, now watched, ends the wait) rather
+      // than send what it has written so far.
+      writing_.insert(child);
+      ScheduleScan(child, kModifySettleMs, false);
+      continue;
+    }
+    ScanNow(child);
   }
 }
 

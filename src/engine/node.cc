@@ -70,6 +70,11 @@ bool Node::StatUnchanged(const std::string& path, const FileInfo& now) const {
          was.mode == now.mode && was.uid == now.uid && was.gid == now.gid;
 }
 
+bool Node::LooksUnchanged(const std::string& path) {
+  Result<FileInfo> quick = disk_.Lstat(config_.DiskPath(path));
+  return quick.ok() && quick->type != FileType::kMissing && StatUnchanged(path, *quick);
+}
+
 Result<std::optional<Change>> Node::ScanLocal(const std::string& path) {
   Result<FileInfo> quick = disk_.Lstat(config_.DiskPath(path));
   if (quick.ok() && quick->type != FileType::kMissing && StatUnchanged(path, *quick)) {

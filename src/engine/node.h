@@ -63,6 +63,9 @@ class Node {
     std::function<void(const std::string& path)> directory_made;
   };
   void SetWatching(Watching watching) { watching_ = std::move(watching); }
+  /// True when an lstat of `path` matches the stat of its last confirmed
+  /// look: a scan would find nothing new without reading it.
+  bool LooksUnchanged(const std::string& path);
   /// An event that is not our own came for `path`: look at it again.
   void ForgetStat(const std::string& path) { stat_cache_.erase(path); }
   /// Events were lost (inotify overflow): look at everything again.

@@ -137,6 +137,16 @@ class Disk {
   };
   virtual void HoldDirectories(int delta) { (void)delta; }
 
+  /// True when some process has the regular file at `path` open for writing
+  /// right now (the kernel refuses a read lease then). False when nobody
+  /// has, and where it cannot tell (not a regular file, not ours to lease,
+  /// leases disabled). The caller must ignore SIGIO: a writer opening the
+  /// file during the few microseconds we hold the lease breaks it by signal.
+  virtual bool OpenForWriting(const std::string& path) {
+    (void)path;
+    return false;
+  }
+
   /// The names in a directory (not "." or ".."), with their types from lstat.
   virtual Result<std::vector<std::pair<std::string, FileType>>> List(const std::string& dir) = 0;
 };

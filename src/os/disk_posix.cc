@@ -401,6 +401,18 @@ class PosixDiskImpl final : public Disk {
     return Status();
   }
 
+  bool OpenForWriting(const std::string& path) override {
+    Result<Parent> p = OpenParent(path, false);
+    if (!p.ok()) return false;
+    Fd fd(
+        openat(p->dir, p->name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    struct stat st {};
+    if (fd.get() < 0 || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    if (fcntl(fd.get(), F_SETLEASE, F_RDLCK) != 0) return errno == EAGAIN;
+    fcntl(fd.get(), F_SETLEASE, F_UNLCK);
+    return false;
+  }
+
   Result<std::vector<std::pair<std::string, FileType>>> List(const std::string& dir) override {
     Result<Parent> p = OpenParent(dir, false);
     if (!p.ok()) return p.status();

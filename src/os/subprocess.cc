@@ -37,6 +37,7 @@ Result<pid_t> Spawn(const SpawnOptions& options) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     signal(SIGPIPE, SIG_DFL);
+    signal(SIGIO, SIG_DFL);
     int devnull = open("/dev/null", O_RDWR);
     int in = options.stdin_fd >= 0 ? options.stdin_fd : devnull;
     int out = options.stdout_fd >= 0 ? options.stdout_fd : devnull;

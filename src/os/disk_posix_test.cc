@@ -1,0 +1,98 @@
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "os/disk.h"
+
+namespace syncr {
+namespace {
+
+class DiskPosixTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/syncr-disk-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    disk_ = NewConfinedDisk({dir_});
+  }
+  void TearDown() override {
+    disk_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  static std::string Read(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  std::string dir_;
+  std::unique_ptr<Disk> disk_;
+};
+
+TEST_F(DiskPosixTest, OpenForWritingSeesAWriterUntilItCloses) {
+  const std::string path = dir_ + "/f.conf";
+  std::ofstream(path) << "done\n";
+  EXPECT_FALSE(disk_->OpenForWriting(path)) << "nobody writes it";
+
+  int writer = open(path.c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(writer, 0);
+  EXPECT_TRUE(disk_->OpenForWriting(path)) << "a writer holds it open";
+  close(writer);
+  EXPECT_FALSE(disk_->OpenForWriting(path)) << "the writer closed it";
+
+  int reader = open(path.c_str(), O_RDONLY);
+  ASSERT_GE(reader, 0);
+  EXPECT_FALSE(disk_->OpenForWriting(path)) << "a reader is not a writer";
+  close(reader);
+}
+
+TEST_F(DiskPosixTest, OpenForWritingIsFalseForWhatItCannotTell) {
+  EXPECT_FALSE(disk_->OpenForWriting(dir_ + "/missing"));
+  std::filesystem::create_directory(dir_ + "/d");
+  EXPECT_FALSE(disk_->OpenForWriting(dir_ + "/d"));
+  std::filesystem::create_symlink(dir_ + "/d", dir_ + "/link");
+  EXPECT_FALSE(disk_->OpenForWriting(dir_ + "/link"));
+}
+
+// A held directory removed and made again under its name: later writes go
+// into the new directory, not into the descriptor of the removed one.
+TEST_F(DiskPosixTest, HeldDirectoryRemovedAndMadeAgainIsResolvedAgain) {
+  WriteMeta meta;
+  meta.mode = 0644;
+  Disk::Hold hold(*disk_);
+  ASSERT_TRUE(disk_->ReplaceFile(dir_ + "/d/one", "1", meta).ok());
+  ASSERT_TRUE(disk_->Remove(dir_ + "/d/one").ok());
+  ASSERT_TRUE(disk_->RemoveDirectory(dir_ + "/d").ok());
+  ASSERT_TRUE(disk_->MakeDirs(dir_ + "/d").ok());
+  Status s = disk_->ReplaceFile(dir_ + "/d/two", "2", meta);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(Read(dir_ + "/d/two"), "2");
+}
+
+// Held directories serve many paths, and nothing is held after the Hold.
+TEST_F(DiskPosixTest, HeldDirectoriesServeABatchAndAreReleasedAfter) {
+  WriteMeta meta;
+  meta.mode = 0644;
+  {
+    Disk::Hold hold(*disk_);
+    for (int i = 0; i < 50; ++i) {
+      const std::string p = dir_ + "/h/f" + std::to_string(i);
+      ASSERT_TRUE(disk_->ReplaceFile(p, std::to_string(i), meta).ok()) << p;
+    }
+  }
+  for (int i = 0; i < 50; ++i)
+    EXPECT_EQ(Read(dir_ + "/h/f" + std::to_string(i)), std::to_string(i));
+  // Released: the directory can be replaced by another and is found anew.
+  std::filesystem::rename(dir_ + "/h", dir_ + "/h.old");
+  std::filesystem::create_directory(dir_ + "/h");
+  ASSERT_TRUE(disk_->ReplaceFile(dir_ + "/h/new", "n", meta).ok());
+  EXPECT_EQ(Read(dir_ + "/h/new"), "n");
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/h.old/new"));
+}
+
+}  // namespace
+}  // namespace syncr

@@ -1,0 +1,55 @@
+"""A file a writer still has open is not sent half-written, even when the
+daemon finds it by listing a directory rather than through its own events.
+
+A directory made a moment ago is scanned by listing it: files may have been
+created in it before its watch existed, and no event will ever name them.
+Such a file can still be open in the program writing it (tar, cp -r, an
+installer). Before the fix the listing read whatever had been written so far,
+recorded it as a version, sent it to the peers and ran their actions on it;
+the rest followed as a second version. Now a listed file that some process
+has open for writing (the kernel refuses a read lease on it) is left to its
+writer's close-write, which the new watch does see.
+
+Two nodes a and b joined by the exec transport, one directory entry."""
+
+import os
+import unittest
+
+from harness import ClusterTestCase, find_path, sha256_hex
+
+ENTRY = "/srv/site"
+
+
+class OpenWriterTest(ClusterTestCase):
+
+    def test_file_open_for_writing_in_a_new_directory_is_sent_once_whole(self):
+        c = self.cluster(sync=[{"path": ENTRY}])
+        for n in c.names:
+            os.makedirs(c.disk(n, ENTRY), exist_ok=True)
+        c.start_all()
+        c.wait_connected()
+        new_dir, path = f"{ENTRY}/new", f"{ENTRY}/new/app.conf"
+        first, second = b"first half of the file\n", b"second half of the file\n"
+
+        os.mkdir(c.disk("a", new_dir))
+        with open(c.disk("a", path), "wb") as writer:  # created before the watch, most likely
+            writer.write(first)
+            writer.flush()
+            # a records the directory in the scan that lists it: once the
+            # directory is in a's status, that listing has happened.
+            c.wait_until(lambda: find_path(c.status("a")[1], new_dir),
+                         what=f"a to record {new_dir}")
+            self.assertIsNone(find_path(c.status("a")[1], path),
+                              f"a recorded {path} while a writer still had it open")
+            writer.write(second)
+
+        c.wait_content("b", path, first + second)
+        for n in c.names:
+            hashes = c.history_hashes(n, path)
+            self.assertEqual(hashes, [sha256_hex(first + second)],
+                             f"{n} kept a version other than the whole file "
+                             f"(a half-written one was sent): {hashes}")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
