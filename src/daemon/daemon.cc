@@ -93,6 +93,8 @@ class DaemonImpl {
   Status WatchEntries();
   void ScanAll(const char* why);
   void ScanTree(const std::string& path, bool recursive);
+  void ScanTreeNow(const std::string& path, bool recursive);
+  void ScanDone();
   void ScanTreeInto(const std::string& path, std::set<std::string>* seen);
   void WatchTree(const std::string& path);
   void ForgetWatchesUnder(const std::string& disk);
@@ -165,6 +167,10 @@ class DaemonImpl {
   // path can be written twice in one batch). What is left once the queue
   // is drained was never coming, and is dropped.
   std::unordered_map<std::string, int> own_renames_;
+  // Files the start-up scan put off because a writer had them open: still
+  // baseline (no actions) when their scan comes.
+  std::set<std::string> start_deferred_;
+  int scanning_ = 0;  // scans in progress (nested): peers are pumped when the last ends
   // Directory entries' actions, gathered over a burst of changes.
   struct ActionBatch {
     std::vector<Change> changes;
@@ -266,15 +272,29 @@ Status DaemonImpl::WatchEntries() {
 
 void DaemonImpl::ScanAll(const char* why) {
   spdlog::debug("scanning every synced path ({})", why);
-  StateStore::Batch batch(*store_);
-  for (const SyncEntry& entry : config_.sync) {
-    if (std::string(why) == "start" && node_->ForgetIfMissingAtStart(entry.path)) {
-      Event(entry.path, spdlog::level::warn,
+  ++scanning_;
+  {
+    StateStore::Batch batch(*store_);
+    for (const SyncEntry& entry : config_.sync) {
+      if (std::string(why) == "start" && node_->ForgetIfMissingAtStart(entry.path)) {
+        Event(
+            entry.path, spdlog::level::warn,
             entry.path + " is missing at start: not taken as a deletion; catch-up will restore it");
-      continue;
+        continue;
+      }
+      ScanTree(entry.path, true);
     }
-    ScanTree(entry.path, true);
   }
+  ScanDone();
+}
+
+// A scan's new versions go into one transaction, and what it queued for
+// the peers is sent once that has committed: a version is never on the
+// wire before it is in the store (a crash in between would make the next
+// start give the same vector to other content).
+void DaemonImpl::ScanDone() {
+  if (--scanning_ > 0) return;
+  for (auto& [name, link] : links_) Pump(*link);
 }
 
 bool DaemonImpl::Excluded(const std::string& path) const { return IsNotSynced(config_, path); }
@@ -284,15 +304,19 @@ bool DaemonImpl::Excluded(const std::string& path) const { return IsNotSynced(co
 // for those names.
 void DaemonImpl::ForgetWatchesUnder(const std::string& disk) {
   watcher_.UnwatchTree(disk);
-  for (auto it = watch_targets_.lower_bound(disk); it != watch_targets_.end();) {
-    if (it->first != disk && it->first.compare(0, disk.size() + 1, disk + "/") != 0) break;
+  auto forget = [this](std::map<std::string, WatchTarget>::iterator it) {
     it->second.tree.clear();
-    if (it->second.names.empty()) {
-      it = watch_targets_.erase(it);
-    } else {
-      if (!watcher_.IsWatched(it->first)) watcher_.WatchDirectory(it->first);
-      ++it;
-    }
+    if (it->second.names.empty()) return watch_targets_.erase(it);
+    if (!watcher_.IsWatched(it->first)) watcher_.WatchDirectory(it->first);
+    return std::next(it);
+  };
+  if (auto it = watch_targets_.find(disk); it != watch_targets_.end()) forget(it);
+  // Then what starts with "disk/" (in map order "disk-x" and "disk.bak"
+  // come between the two).
+  const std::string prefix = disk + "/";
+  for (auto it = watch_targets_.lower_bound(prefix);
+       it != watch_targets_.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
+    it = forget(it);
   }
 }
 
@@ -316,8 +340,16 @@ void DaemonImpl::WatchTree(const std::string& path) {
 // applying them in order never meets a missing parent or a non-empty
 // directory it is told to remove.
 void DaemonImpl::ScanTree(const std::string& path, bool recursive) {
-  StateStore::Batch batch(*store_);
-  Disk::Hold hold(*disk_);
+  ++scanning_;
+  {
+    StateStore::Batch batch(*store_);
+    Disk::Hold hold(*disk_);
+    ScanTreeNow(path, recursive);
+  }
+  ScanDone();
+}
+
+void DaemonImpl::ScanTreeNow(const std::string& path, bool recursive) {
   Result<FileInfo> info = disk_->Lstat(config_.DiskPath(path));
   const bool is_dir = info.ok() && info->type == FileType::kDirectory;
   if (is_dir && !recursive) {
@@ -373,6 +405,7 @@ void DaemonImpl::ScanTreeInto(const std::string& path, std::set<std::string>* se
       // as for one (its close-write, now watched, ends the wait) rather
       // than send what it has written so far.
       writing_.insert(child);
+      if (starting_) start_deferred_.insert(child);
       ScheduleScan(child, kModifySettleMs, false);
       continue;
     }
@@ -561,8 +594,9 @@ void DaemonImpl::ScanNow(const std::string& path) {
 
 void DaemonImpl::OnLocalChange(const Change& change) {
   const wire::Version& v = change.version;
-  if (starting_ && change.first_seen) {
-    // The baseline of the first scan: counted, logged once at the end.
+  if (change.first_seen && (starting_ || start_deferred_.erase(v.path()))) {
+    // The baseline of the first scan (a file put off because it was being
+    // written is still part of it): counted, logged once at the end.
     ++baseline_paths_;
     for (auto& [name, link] : links_) Enqueue(*link, v.path());
     return;
@@ -863,7 +897,7 @@ void DaemonImpl::LinkDown(PeerLink& link, std::string why) {
 
 void DaemonImpl::Enqueue(PeerLink& link, const std::string& path) {
   Queue(link, path);
-  Pump(link);
+  if (scanning_ == 0) Pump(link);  // else ScanDone pumps, after the commit
 }
 
 void DaemonImpl::Queue(PeerLink& link, const std::string& path) {

@@ -244,8 +244,9 @@ struct Node::PendingApply {
   std::optional<wire::Version> local;
   wire::Version applied;
   bool conflict = false;
-  std::string temp;     // staged file content, committed after the shared sync
-  Xattrs xattrs_after;  // what the staged file holds (read back as it was staged)
+  std::string temp;                      // staged file content, committed after the shared sync
+  Xattrs xattrs_after;                   // what the staged file holds (read back as it was staged)
+  std::optional<FileInfo> renamed_stat;  // lstat right after the rename, where watched
 };
 
 Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<PendingApply>* write) {
@@ -374,6 +375,9 @@ std::vector<Result<ApplyOutcome>> Node::ApplyBatch(
     if (!in_batch.insert(updates[i]->version().path()).second) {
       FinishBatch(&pending, &results);
       in_batch = {updates[i]->version().path()};
+      // No event has been read since the first was renamed into place: a
+      // user's write right after it must not hide behind a trusted stat.
+      stat_cache_.erase(updates[i]->version().path());
     }
     std::optional<PendingApply> write;
     results.push_back(Decide(*updates[i], &write));
@@ -408,6 +412,12 @@ void Node::FinishBatch(std::vector<PendingApply>* pending,
       result = s;
       continue;
     }
+    // Taken at once: the shorter the gap after the rename, the less a
+    // user's write can fall into it (see TrustOwnRename).
+    if (watching_.watched && watching_.watched(DirName(disk_path))) {
+      Result<FileInfo> now = disk_.Lstat(disk_path);
+      if (now.ok() && now->type == FileType::kFile) p.renamed_stat = *now;
+    }
     dirs.insert(DirName(disk_path));
   }
   for (const std::string& dir : dirs) {
@@ -426,7 +436,7 @@ void Node::FinishBatch(std::vector<PendingApply>* pending,
       result = s;
       continue;
     }
-    if (!p.temp.empty()) TrustOwnRename(p.applied.path(), &*result);
+    if (p.renamed_stat) TrustOwnRename(p.applied.path(), *p.renamed_stat, &*result);
   }
   pending->clear();
 }
@@ -491,16 +501,16 @@ Status Node::Record(PendingApply& p, ApplyOutcome* out) {
   return Status();
 }
 
-// The file we renamed into place is ours to trust by its stat only where
-// the daemon sees every later change to it: then a user's write, even one
-// between our rename and the stat below, makes an event after our own
-// IN_MOVED_TO, and the daemon calls ForgetStat before any scan of the path.
-// Elsewhere the next scan reads and hashes the file once.
-void Node::TrustOwnRename(const std::string& path, ApplyOutcome* out) {
-  const std::string disk_path = config_.DiskPath(path);
-  if (!watching_.watched || !watching_.watched(DirName(disk_path))) return;
-  Result<FileInfo> now = disk_.Lstat(disk_path);
-  if (now.ok() && now->type == FileType::kFile) stat_cache_[path] = *now;
+// The file we renamed into place is ours to trust by the stat taken right
+// after the rename, only where the daemon sees every later change to it:
+// then a user's write, even one between our rename and that stat, makes an
+// event after our own IN_MOVED_TO, and the daemon calls ForgetStat before
+// any scan of the path (it drains inotify before each batch). Within a
+// batch nothing is drained: a path that comes twice forgets the stat before
+// its second decision (ApplyBatch). Elsewhere the next scan reads and hashes
+// the file once.
+void Node::TrustOwnRename(const std::string& path, const FileInfo& renamed, ApplyOutcome* out) {
+  stat_cache_[path] = renamed;
   out->own_rename = true;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -47,7 +48,9 @@ class FaultyDisk : public Disk {
   }
   Status CommitStaged(const std::string& temp, const std::string& path) override {
     if (path == fail_replace_of || path == fail_rename_of) return Fail(path);
-    return Real().CommitStaged(temp, path);
+    Status s = Real().CommitStaged(temp, path);
+    if (s.ok() && after_commit) after_commit(path);
+    return s;
   }
   Status SyncDirectory(const std::string& dir) override { return Real().SyncDirectory(dir); }
   void DiscardStaged(const std::string& temp) override { Real().DiscardStaged(temp); }
@@ -78,6 +81,8 @@ class FaultyDisk : public Disk {
   std::string fail_replace_of;
   /// Disk path whose content can be staged but not renamed into place.
   std::string fail_rename_of;
+  /// Runs right after a successful rename into place (a user racing us).
+  std::function<void(const std::string& path)> after_commit;
 
  private:
   static Disk& Real() { return PosixDisk(); }
@@ -364,6 +369,32 @@ TEST_F(NodeTest, ApplyIntoWatchedDirectoryIsOwnRenameAndLaterEditsCount) {
   ASSERT_TRUE(edit.ok()) << edit.status().ToString();
   ASSERT_TRUE(edit->has_value()) << "a user's edit after our rename was taken for ours";
   EXPECT_EQ((*edit)->version.hash(), Sha256("from a\n"));
+}
+
+// The same path twice in one batch, and a user's write lands right after
+// the first rename (before any event can be read): the second decision must
+// see that write, not the trusted stat of our own rename.
+TEST_F(NodeTest, UserWriteBetweenTwoAppliesOfOnePathInABatchIsNotLost) {
+  const std::string dir = DirName(a_->DiskPath());
+  a_->node->SetWatching({[dir](const std::string& d) { return d == dir; }, nullptr});
+  const std::string user = "user's edit, made right after our rename\n";
+  bool raced = false;
+  a_->disk.after_commit = [&](const std::string& path) {
+    if (raced) return;
+    raced = true;
+    WriteFile(path, user);
+  };
+  const wire::Update first = RemoteUpdate("first from b\n", VV({{"b", 1}}), 100);
+  const wire::Update second = RemoteUpdate("second from b\n", VV({{"b", 2}}), 200);
+  std::vector<Result<ApplyOutcome>> out = a_->node->ApplyBatch({&first, &second});
+  ASSERT_EQ(out.size(), 2u);
+  ASSERT_TRUE(out[0].ok()) << out[0].status().ToString();
+  ASSERT_TRUE(out[1].ok()) << out[1].status().ToString();
+  ASSERT_TRUE(raced);
+  EXPECT_TRUE(out[1]->local_first.has_value()) << "the user's write was taken for our own";
+  bool kept = ReadFile(a_->DiskPath()) == user;
+  for (const Generation& g : a_->store->Generations(kPath)) kept |= g.hash == Sha256(user);
+  EXPECT_TRUE(kept) << "the user's content is neither on disk nor kept as a generation";
 }
 
 TEST_F(NodeTest, ApplyIntoUnwatchedDirectoryIsNotOwnRename) {

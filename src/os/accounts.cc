@@ -12,11 +12,18 @@
 namespace syncr {
 namespace {
 
-// Answers are kept for a second. A tree of 10,000 files owned by one user
-// would otherwise read the account database 10,000 times (with the files
-// backend: open, parse and close /etc/passwd each time); a second is short
-// enough that a user added just before their files arrive is found.
+// Names found are kept for a second. A tree of 10,000 files owned by one
+// user would otherwise read the account database 10,000 times (with the
+// files backend: open, parse and close /etc/passwd each time). A name not
+// found is asked again each time, so a user added just before their files
+// arrive is found; a renumbered or removed user is seen within a second.
 constexpr int64_t kKeepMs = 1000;
+
+bool Found(const std::string& name) { return !name.empty(); }
+template <typename T>
+bool Found(const std::optional<T>& id) {
+  return id.has_value();
+}
 
 template <typename Key, typename Value>
 class Cache {
@@ -32,7 +39,7 @@ class Cache {
     auto it = answers_.find(key);
     if (it != answers_.end()) return it->second;
     Value v = lookup(key);
-    answers_.emplace(key, v);
+    if (Found(v)) answers_.emplace(key, v);  // an unknown name may be added any moment
     return v;
   }
 

@@ -311,6 +311,7 @@ class PosixDiskImpl final : public Disk {
   Status CommitStaged(const std::string& temp, const std::string& path) override {
     Result<Parent> p = OpenParent(path, false);
     if (!p.ok()) return p.status();
+    if (Status s = CheckHeldInPlace(*p); !s.ok()) return s;
     return RenameInto(*p, BaseName(temp));
   }
 
@@ -454,6 +455,13 @@ class PosixDiskImpl final : public Disk {
     if (hold_depth_ == 0) return OpenParentNow(path, create);
     std::string dir_path = DirName(path);
     auto it = held_.find(dir_path);
+    struct stat st {};
+    if (it != held_.end() && (fstat(it->second.get(), &st) != 0 || st.st_nlink == 0)) {
+      // Removed since (say, rm -rf and mkdir by a user): a lookup through it
+      // would take every file for missing. Resolve the name again.
+      held_.erase(it);
+      it = held_.end();
+    }
     if (it == held_.end()) {
       Result<Parent> p = OpenParentNow(path, create);
       if (!p.ok() || !p->owned.valid()) return p;
@@ -469,14 +477,37 @@ class PosixDiskImpl final : public Disk {
 
   void HoldDirectories(int delta) override {
     hold_depth_ += delta;
-    if (hold_depth_ == 0) held_.clear();
+    if (hold_depth_ == 0) {
+      held_.clear();
+      checked_.clear();
+    }
+  }
+
+  // Before a held directory first receives a file by rename, it must still
+  // be the directory its name leads to beneath the base: one moved away
+  // (even out of the base) while the batch was staged and synced must not
+  // get the file. Checked once per directory and hold.
+  Status CheckHeldInPlace(const Parent& p) {
+    if (p.owned.valid() || checked_.count(p.dir_path)) return Status();
+    Result<Parent> fresh = OpenParentNow(p.dir_path + "/.", false);
+    struct stat held {
+    }, now{};
+    if (!fresh.ok() || fstat(p.dir, &held) != 0 || fstat(fresh->dir, &now) != 0 ||
+        held.st_dev != now.st_dev || held.st_ino != now.st_ino) {
+      ForgetHeldBelow(p.dir_path);
+      return Status::Sys("rename into", p.dir_path, ESTALE);  // moved meanwhile: retried
+    }
+    checked_.insert(p.dir_path);
+    return Status();
   }
 
   // A removed directory may be made again under the same name: a held
   // descriptor would name the old one. Forgets `dir` and what is below it.
   void ForgetHeldBelow(const std::string& dir) {
-    for (auto it = held_.lower_bound(dir); it != held_.end();) {
-      if (it->first != dir && it->first.compare(0, dir.size() + 1, dir + "/") != 0) break;
+    held_.erase(dir);
+    const std::string prefix = dir == "/" ? dir : dir + "/";
+    for (auto it = held_.lower_bound(prefix);
+         it != held_.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
       it = held_.erase(it);
     }
   }
@@ -593,7 +624,7 @@ class PosixDiskImpl final : public Disk {
     struct stat st {};
     if (fstatat(p.dir, p.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
       // A directory in the way must be empty.
-      ForgetHeldBelow(p.dir_path + "/" + p.name);
+      ForgetHeldBelow(p.dir_path == "/" ? "/" + p.name : p.dir_path + "/" + p.name);
       if (unlinkat(p.dir, p.name.c_str(), AT_REMOVEDIR) != 0) {
         return Status::Sys("rmdir", p.dir_path + "/" + p.name, errno);
       }
@@ -631,6 +662,7 @@ class PosixDiskImpl final : public Disk {
   std::vector<std::string> bases_;
   int hold_depth_ = 0;
   std::map<std::string, Fd> held_;  // directory path -> descriptor, while held
+  std::set<std::string> checked_;   // held directories found still in place (CommitStaged)
 };
 
 }  // namespace

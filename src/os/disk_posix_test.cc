@@ -73,6 +73,42 @@ TEST_F(DiskPosixTest, HeldDirectoryRemovedAndMadeAgainIsResolvedAgain) {
   EXPECT_EQ(Read(dir_ + "/d/two"), "2");
 }
 
+// A user removes a held directory and makes it again (rm -rf d; mkdir d;
+// ...) in the middle of a scan: the files of the new one must not look
+// missing through the descriptor of the old one (that would send deletions).
+TEST_F(DiskPosixTest, HeldDirectoryReplacedByAUserIsResolvedAgain) {
+  std::filesystem::create_directory(dir_ + "/d");
+  std::ofstream(dir_ + "/d/a.conf") << "a\n";
+  Disk::Hold hold(*disk_);
+  Result<FileInfo> before = disk_->Lstat(dir_ + "/d/a.conf");
+  ASSERT_TRUE(before.ok());
+  ASSERT_EQ(before->type, FileType::kFile);
+  std::filesystem::remove_all(dir_ + "/d");
+  std::filesystem::create_directory(dir_ + "/d");
+  std::ofstream(dir_ + "/d/b.conf") << "b\n";
+  Result<FileInfo> after = disk_->Lstat(dir_ + "/d/b.conf");
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->type, FileType::kFile) << "looked up in the removed directory";
+}
+
+// A user moves a held directory away (here out of the confinement base)
+// between the staging of a file and its rename: the file must not follow.
+TEST_F(DiskPosixTest, HeldDirectoryMovedAwayGetsNoFile) {
+  std::filesystem::create_directory(dir_ + "/base");
+  std::filesystem::create_directory(dir_ + "/base/d");
+  std::unique_ptr<Disk> disk = NewConfinedDisk({dir_ + "/base"});
+  WriteMeta meta;
+  meta.mode = 0644;
+  Disk::Hold hold(*disk);
+  Result<std::string> temp = disk->StageFile(dir_ + "/base/d/x.conf", "x", meta, nullptr);
+  ASSERT_TRUE(temp.ok()) << temp.status().ToString();
+  std::filesystem::rename(dir_ + "/base/d", dir_ + "/outside");
+  std::filesystem::create_directory(dir_ + "/base/d");
+  ASSERT_TRUE(disk->SyncFilesystems({*temp}).ok());
+  EXPECT_FALSE(disk->CommitStaged(*temp, dir_ + "/base/d/x.conf").ok());
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/outside/x.conf")) << "the file left the base";
+}
+
 // Held directories serve many paths, and nothing is held after the Hold.
 TEST_F(DiskPosixTest, HeldDirectoriesServeABatchAndAreReleasedAfter) {
   WriteMeta meta;

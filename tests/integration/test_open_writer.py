@@ -13,6 +13,7 @@ writer's close-write, which the new watch does see.
 Two nodes a and b joined by the exec transport, one directory entry."""
 
 import os
+import threading
 import unittest
 
 from harness import ClusterTestCase, find_path, sha256_hex
@@ -35,21 +36,38 @@ class OpenWriterTest(ClusterTestCase):
         with open(c.disk("a", path), "wb") as writer:  # created before the watch, most likely
             writer.write(first)
             writer.flush()
-            # a records the directory in the scan that lists it: once the
-            # directory is in a's status, that listing has happened.
-            c.wait_until(lambda: find_path(c.status("a")[1], new_dir),
-                         what=f"a to record {new_dir}")
-            self.assertIsNone(find_path(c.status("a")[1], path),
-                              f"a recorded {path} while a writer still had it open")
+            # The writer keeps writing while we look, as a slow writer does:
+            # without that, a check slower than the 1 s an idle open file is
+            # given would let the daemon read the file mid-write on purpose.
+            stop = threading.Event()
+
+            def keep_writing():
+                while not stop.wait(0.1):
+                    writer.write(b".")
+                    writer.flush()
+
+            pacer = threading.Thread(target=keep_writing)
+            pacer.start()
+            try:
+                # a records the directory in the scan that lists it: once the
+                # directory is in a's status, that listing has happened.
+                c.wait_until(lambda: find_path(c.status("a")[1], new_dir),
+                             what=f"a to record {new_dir}")
+                self.assertIsNone(find_path(c.status("a")[1], path),
+                                  f"a recorded {path} while a writer still had it open")
+            finally:
+                stop.set()
+                pacer.join()
             writer.write(second)
 
-        c.wait_content("b", path, first + second)
+        whole = c.read("a", path)
+        self.assertTrue(whole.startswith(first) and whole.endswith(second), whole)
+        c.wait_content("b", path, whole)
         for n in c.names:
             hashes = c.history_hashes(n, path)
-            self.assertEqual(hashes, [sha256_hex(first + second)],
+            self.assertEqual(hashes, [sha256_hex(whole)],
                              f"{n} kept a version other than the whole file "
                              f"(a half-written one was sent): {hashes}")
-
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
