@@ -106,7 +106,7 @@ class DaemonImpl {
   void OnInotify();
   int64_t SettleDelay(const InotifyWatcher::Event& e);
   void ScheduleScan(const std::string& path, int64_t delay_ms, bool recursive);
-  void ScanNow(const std::string& path);
+  void ScanNow(const std::string& path, bool* writer_open = nullptr);  // see Node::ScanLocal
   void OnLocalChange(const Change& change);
   void RunActions(const Change& change);
 
@@ -398,8 +398,9 @@ void DaemonImpl::ScanTreeInto(const std::string& path, std::set<std::string>* se
       continue;
     }
     seen->insert(child);
-    if (type == FileType::kFile && !node_->LooksUnchanged(child) &&
-        disk_->OpenForWriting(config_.DiskPath(child))) {
+    bool writer_open = false;
+    ScanNow(child, &writer_open);
+    if (writer_open) {
       // Found by listing (say, in a directory made a moment ago) while a
       // writer still has it open: no event told us of that writer, so wait
       // as for one (its close-write, now watched, ends the wait) rather
@@ -407,9 +408,7 @@ void DaemonImpl::ScanTreeInto(const std::string& path, std::set<std::string>* se
       writing_.insert(child);
       if (starting_) start_deferred_.insert(child);
       ScheduleScan(child, kModifySettleMs, false);
-      continue;
     }
-    ScanNow(child);
   }
 }
 
@@ -583,8 +582,8 @@ void DaemonImpl::ScheduleScan(const std::string& path, int64_t delay_ms, bool re
   });
 }
 
-void DaemonImpl::ScanNow(const std::string& path) {
-  Result<std::optional<Change>> change = node_->ScanLocal(path);
+void DaemonImpl::ScanNow(const std::string& path, bool* writer_open) {
+  Result<std::optional<Change>> change = node_->ScanLocal(path, writer_open);
   if (!change.ok()) {
     Event(path, spdlog::level::warn, "cannot read " + path + ": " + change.status().ToString());
     return;

@@ -61,23 +61,24 @@ Result<Observed> Node::ObserveDisk(const std::string& path, std::string* content
   return obs;
 }
 
-bool Node::StatUnchanged(const std::string& path, const FileInfo& now) const {
+bool Node::StatUnchanged(const std::string& path, const Result<FileInfo>& quick) const {
+  if (!quick.ok() || quick->type == FileType::kMissing) return false;
   auto it = stat_cache_.find(path);
   if (it == stat_cache_.end()) return false;
   const FileInfo& was = it->second;
+  const FileInfo& now = *quick;
   return was.type == now.type && was.ino == now.ino && was.dev == now.dev &&
          was.ctime_ns == now.ctime_ns && was.mtime_ns == now.mtime_ns && was.size == now.size &&
          was.mode == now.mode && was.uid == now.uid && was.gid == now.gid;
 }
 
-bool Node::LooksUnchanged(const std::string& path) {
-  Result<FileInfo> quick = disk_.Lstat(config_.DiskPath(path));
-  return quick.ok() && quick->type != FileType::kMissing && StatUnchanged(path, *quick);
-}
-
-Result<std::optional<Change>> Node::ScanLocal(const std::string& path) {
-  Result<FileInfo> quick = disk_.Lstat(config_.DiskPath(path));
-  if (quick.ok() && quick->type != FileType::kMissing && StatUnchanged(path, *quick)) {
+Result<std::optional<Change>> Node::ScanLocal(const std::string& path, bool* writer_open) {
+  const std::string disk_path = config_.DiskPath(path);
+  Result<FileInfo> quick = disk_.Lstat(disk_path);
+  if (StatUnchanged(path, quick)) return std::optional<Change>();
+  if (writer_open && quick.ok() && quick->type == FileType::kFile &&
+      disk_.OpenForWriting(disk_path)) {
+    *writer_open = true;
     return std::optional<Change>();
   }
   std::optional<wire::Version> stored = store_.GetFile(path);
@@ -272,7 +273,7 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
   // version before we decide, or the write below would destroy it.
   std::optional<wire::Version> stored = store_.GetFile(path);
   Result<FileInfo> quick = disk_.Lstat(config_.DiskPath(path));
-  if (!(quick.ok() && quick->type != FileType::kMissing && StatUnchanged(path, *quick))) {
+  if (!StatUnchanged(path, quick)) {
     Result<std::optional<Change>> first = ScanLocalWith(path, quick, &stored);
     if (!first.ok()) return first.status();
     out.local_first = std::move(*first);

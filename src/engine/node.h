@@ -46,8 +46,11 @@ class Node {
   const std::string& name() const { return config_.node.name; }
 
   /// Looks at `path` on disk; a real change becomes a new local version,
-  /// stored and backed up, and is returned. Unchanged: nullopt.
-  Result<std::optional<Change>> ScanLocal(const std::string& path);
+  /// stored and backed up, and is returned. Unchanged: nullopt. With
+  /// `writer_open` set, a regular file that some process has open for
+  /// writing (Disk::OpenForWriting) is not read yet: nullopt, and
+  /// *writer_open becomes true.
+  Result<std::optional<Change>> ScanLocal(const std::string& path, bool* writer_open = nullptr);
 
   /// What the daemon's watches tell the node. Without it (tests, the CLI)
   /// every write of ours is confirmed by reading it back at the next scan.
@@ -63,9 +66,6 @@ class Node {
     std::function<void(const std::string& path)> directory_made;
   };
   void SetWatching(Watching watching) { watching_ = std::move(watching); }
-  /// True when an lstat of `path` matches the stat of its last confirmed
-  /// look: a scan would find nothing new without reading it.
-  bool LooksUnchanged(const std::string& path);
   /// An event that is not our own came for `path`: look at it again.
   void ForgetStat(const std::string& path) { stat_cache_.erase(path); }
   /// Events were lost (inotify overflow): look at everything again.
@@ -118,7 +118,7 @@ class Node {
   /// the disk by reading it. ctime changes on every write, rename, chmod and
   /// xattr change and cannot be set from user space, so an equal stat means
   /// unchanged content: the scan skips the read and hash (repeated events).
-  bool StatUnchanged(const std::string& path, const FileInfo& now) const;
+  bool StatUnchanged(const std::string& path, const Result<FileInfo>& quick) const;
 
   std::unordered_map<std::string, FileInfo> stat_cache_;
   Watching watching_;
