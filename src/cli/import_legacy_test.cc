@@ -1,16 +1,14 @@
 #include "cli/import_legacy.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <fstream>
-#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "config/config.h"
+#include "testing/testing.h"
 
 namespace syncr {
 namespace {
@@ -19,16 +17,6 @@ using Peers = std::vector<std::pair<std::string, std::string>>;
 
 // A peer name no test host is called, so ParseConfig never sees "own name".
 const Peers kPeerB = {{"legacy-peer-b", "root@legacy-peer-b"}};
-
-/// Joins lines with '\n' so that element i is on line i + 1.
-std::string Doc(std::initializer_list<const char*> lines) {
-  std::string text;
-  for (const char* line : lines) {
-    text += line;
-    text += '\n';
-  }
-  return text;
-}
 
 /// Imports and asserts it succeeded.
 LegacyImport Import(const std::string& incrontab, const std::string& ini = "",
@@ -367,16 +355,12 @@ TEST(ImportLegacyPeers, BadPeersAreRefused) {
 class ImportLegacyCommand : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/syncr-import-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
+    dir_ = tmp_.path();
+    ASSERT_FALSE(dir_.empty());
     incrontab_ = dir_ + "/incrontab";
     std::ofstream(incrontab_) << kIncrontab;
   }
-  void TearDown() override {
-    unlink(incrontab_.c_str());
-    rmdir(dir_.c_str());
-  }
+  TempDir tmp_;
   std::string dir_;
   std::string incrontab_;
 };

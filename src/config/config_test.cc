@@ -6,21 +6,12 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
-#include <initializer_list>
 #include <string>
+
+#include "testing/testing.h"
 
 namespace syncr {
 namespace {
-
-/// Joins lines with '\n' so that element i is on line i + 1.
-std::string Doc(std::initializer_list<const char*> lines) {
-  std::string text;
-  for (const char* line : lines) {
-    text += line;
-    text += '\n';
-  }
-  return text;
-}
 
 /// The error message of parsing `text` as "syncr.toml" ("" if it parsed).
 std::string ErrorOf(const std::string& text) {

@@ -6,14 +6,10 @@
 #include <utility>
 #include <vector>
 
+#include "testing/testing.h"
+
 namespace syncr {
 namespace {
-
-VersionVector VV(const std::vector<std::pair<std::string, uint64_t>>& counters) {
-  VersionVector vv;
-  for (const auto& [node, counter] : counters) SetCounter(&vv, node, counter);
-  return vv;
-}
 
 /// A stored file version with the given content hash and metadata.
 Version FileVersion(const std::string& hash, uint32_t mode = 0644, uint32_t uid = 0,

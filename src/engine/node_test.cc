@@ -5,18 +5,17 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/util.h"
 #include "engine/version_vector.h"
+#include "testing/testing.h"
 
 namespace syncr {
 namespace {
@@ -89,13 +88,6 @@ class FaultyDisk : public Disk {
   static Status Fail(const std::string& path) { return Status::Sys("write", path, ENOSPC); }
 };
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void WriteFile(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << content;
@@ -154,16 +146,12 @@ struct TestNode {
 class NodeTest : public testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/syncr-node-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    dir_ = tmp_.path();
+    ASSERT_FALSE(dir_.empty());
     a_ = std::make_unique<TestNode>(dir_, "a");
     ASSERT_NE(a_->store, nullptr);
   }
-  void TearDown() override {
-    a_.reset();
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { a_.reset(); }
 
   /// An update for kPath made on node "b" with vector `vv`.
   static wire::Update RemoteUpdate(const std::string& content, const wire::VersionVector& vv,
@@ -183,12 +171,6 @@ class NodeTest : public testing::Test {
     v->set_change_ns(change_ns);
     u.set_content(content);
     return u;
-  }
-
-  static wire::VersionVector VV(std::initializer_list<std::pair<const char*, uint64_t>> counters) {
-    wire::VersionVector vv;
-    for (const auto& [node, counter] : counters) SetCounter(&vv, node, counter);
-    return vv;
   }
 
   std::string StoredBytes() {
@@ -211,6 +193,7 @@ class NodeTest : public testing::Test {
     return false;
   }
 
+  TempDir tmp_;  // first, so that it is removed last
   std::string dir_;
   std::unique_ptr<TestNode> a_;
 };

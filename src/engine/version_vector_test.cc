@@ -6,15 +6,10 @@
 #include <utility>
 #include <vector>
 
+#include "testing/testing.h"
+
 namespace syncr {
 namespace {
-
-/// Builds a vector through SetCounter, in the given order.
-VersionVector VV(const std::vector<std::pair<std::string, uint64_t>>& counters) {
-  VersionVector vv;
-  for (const auto& [node, counter] : counters) SetCounter(&vv, node, counter);
-  return vv;
-}
 
 /// Builds a vector entry by entry, exactly as given (possibly not canonical),
 /// as a peer could send it.

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "os/disk.h"
+#include "testing/testing.h"
 
 namespace syncr {
 namespace {
@@ -14,21 +15,13 @@ namespace {
 class DiskPosixTest : public testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/syncr-disk-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    dir_ = tmp_.path();
+    ASSERT_FALSE(dir_.empty());
     disk_ = NewConfinedDisk({dir_});
   }
-  void TearDown() override {
-    disk_.reset();
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { disk_.reset(); }
 
-  static std::string Read(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-
+  TempDir tmp_;  // first, so that it is removed last
   std::string dir_;
   std::unique_ptr<Disk> disk_;
 };
@@ -70,7 +63,7 @@ TEST_F(DiskPosixTest, HeldDirectoryRemovedAndMadeAgainIsResolvedAgain) {
   ASSERT_TRUE(disk_->MakeDirs(dir_ + "/d").ok());
   Status s = disk_->ReplaceFile(dir_ + "/d/two", "2", meta);
   ASSERT_TRUE(s.ok()) << s.ToString();
-  EXPECT_EQ(Read(dir_ + "/d/two"), "2");
+  EXPECT_EQ(ReadFile(dir_ + "/d/two"), "2");
 }
 
 // A user removes a held directory and makes it again (rm -rf d; mkdir d;
@@ -121,12 +114,12 @@ TEST_F(DiskPosixTest, HeldDirectoriesServeABatchAndAreReleasedAfter) {
     }
   }
   for (int i = 0; i < 50; ++i)
-    EXPECT_EQ(Read(dir_ + "/h/f" + std::to_string(i)), std::to_string(i));
+    EXPECT_EQ(ReadFile(dir_ + "/h/f" + std::to_string(i)), std::to_string(i));
   // Released: the directory can be replaced by another and is found anew.
   std::filesystem::rename(dir_ + "/h", dir_ + "/h.old");
   std::filesystem::create_directory(dir_ + "/h");
   ASSERT_TRUE(disk_->ReplaceFile(dir_ + "/h/new", "n", meta).ok());
-  EXPECT_EQ(Read(dir_ + "/h/new"), "n");
+  EXPECT_EQ(ReadFile(dir_ + "/h/new"), "n");
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/h.old/new"));
 }
 

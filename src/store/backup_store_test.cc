@@ -2,32 +2,23 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "common/util.h"
 #include "engine/version_vector.h"
+#include "testing/testing.h"
 
 namespace syncr {
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 class BackupStoreTest : public testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/syncr-backup-store-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    dir_ = tmp_.path();
+    ASSERT_FALSE(dir_.empty());
     config_.node.name = "a";
     config_.node.root = dir_ + "/root";
     config_.node.state_dir = dir_ + "/state";
@@ -41,7 +32,6 @@ class BackupStoreTest : public testing::Test {
   void TearDown() override {
     backups_.reset();
     store_.reset();
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
   /// A version of /etc/hosts holding `content`, counter `n`, from node a.
@@ -77,6 +67,7 @@ class BackupStoreTest : public testing::Test {
     }
   }
 
+  TempDir tmp_;  // first, so that it is removed last
   std::string dir_;
   Config config_;
   std::unique_ptr<StateStore> store_;

@@ -2,12 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
 
 #include "engine/version_vector.h"
+#include "testing/testing.h"
 
 namespace syncr {
 namespace {
@@ -34,19 +34,16 @@ wire::Version FileVersion(const std::string& path, const std::string& hash, uint
 class StateStoreTest : public testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/syncr-state-store-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    dir_ = tmp_.path();
+    ASSERT_FALSE(dir_.empty());
     state_dir_ = dir_ + "/state";
     Result<std::unique_ptr<StateStore>> store = StateStore::Open(state_dir_, false);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(store.value());
   }
-  void TearDown() override {
-    store_.reset();
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { store_.reset(); }
 
+  TempDir tmp_;  // first, so that it is removed last
   std::string dir_;
   std::string state_dir_;
   std::unique_ptr<StateStore> store_;
