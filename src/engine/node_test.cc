@@ -388,19 +388,28 @@ TEST_F(NodeTest, ApplyIntoUnwatchedDirectoryIsNotOwnRename) {
 }
 
 TEST_F(NodeTest, AppliedDirectoryIsAnnouncedBeforeAnythingIsWrittenIntoIt) {
+  const std::string file_disk = a_->config.DiskPath("/etc/conf.d/x.conf");
   std::vector<std::string> made;
-  a_->node->SetWatching({nullptr, [&made](const std::string& p) { made.push_back(p); }});
-  wire::Update u;
-  wire::Version* v = u.mutable_version();
+  bool file_there_when_made = true;
+  a_->node->SetWatching({nullptr, [&](const std::string& p) {
+                           made.push_back(p);
+                           file_there_when_made = std::filesystem::exists(file_disk);
+                         }});
+  wire::Update dir;
+  wire::Version* v = dir.mutable_version();
   v->set_path("/etc/conf.d");
   v->set_kind(wire::KIND_DIRECTORY);
   *v->mutable_vv() = VV({{"b", 1}});
   v->mutable_meta()->set_mode(0755);
   v->set_origin("b");
-  Result<ApplyOutcome> out = a_->node->ApplyRemote(u);
-  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  wire::Update file = RemoteUpdate("inside\n", VV({{"b", 1}}), 100);
+  file.mutable_version()->set_path("/etc/conf.d/x.conf");
+  std::vector<Result<ApplyOutcome>> out = a_->node->ApplyBatch({&dir, &file});
+  ASSERT_TRUE(out[0].ok()) << out[0].status().ToString();
+  ASSERT_TRUE(out[1].ok()) << out[1].status().ToString();
   EXPECT_EQ(made, std::vector<std::string>{"/etc/conf.d"});
-  EXPECT_TRUE(std::filesystem::is_directory(a_->config.DiskPath("/etc/conf.d")));
+  EXPECT_FALSE(file_there_when_made) << "announced after a file was written into it";
+  EXPECT_EQ(ReadFile(file_disk), "inside\n");
 }
 
 // A peer's vector is stored as sent. If it is not canonical (a duplicate entry

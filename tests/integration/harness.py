@@ -733,9 +733,13 @@ class ClusterTestCase(unittest.TestCase):
         self.addCleanup(c.kill_all)
         return c
 
-    def started_cluster(self, **kw) -> Cluster:
-        """A cluster with every daemon started and every peer connected."""
+    def started_cluster(self, dirs=(), **kw) -> Cluster:
+        """A cluster with every daemon started and every peer connected;
+        `dirs` (synced paths) are made on every node first."""
         c = self.cluster(**kw)
+        for d in dirs:
+            for n in c.names:
+                os.makedirs(c.disk(n, d), exist_ok=True)
         c.start_all()
         c.wait_connected()
         return c

@@ -58,12 +58,7 @@ def replace_save(path: str, data: bytes) -> None:
 class EchoTrustTest(ClusterTestCase):
 
     def site_cluster(self):
-        c = self.cluster(sync=[{"path": ENTRY}])
-        for n in c.names:
-            os.makedirs(c.disk(n, ENTRY), exist_ok=True)
-        c.start_all()
-        c.wait_connected()
-        return c
+        return self.started_cluster(sync=[{"path": ENTRY}], dirs=[ENTRY])
 
     def wait_on(self, c, node, path, data, what):
         c.wait_until(lambda: c.read(node, path) == data,

@@ -24,11 +24,7 @@ ENTRY = "/srv/site"
 class OpenWriterTest(ClusterTestCase):
 
     def test_file_open_for_writing_in_a_new_directory_is_sent_once_whole(self):
-        c = self.cluster(sync=[{"path": ENTRY}])
-        for n in c.names:
-            os.makedirs(c.disk(n, ENTRY), exist_ok=True)
-        c.start_all()
-        c.wait_connected()
+        c = self.started_cluster(sync=[{"path": ENTRY}], dirs=[ENTRY])
         new_dir, path = f"{ENTRY}/new", f"{ENTRY}/new/app.conf"
         first, second = b"first half of the file\n", b"second half of the file\n"
 
