@@ -414,7 +414,7 @@ void Node::FinishBatch(std::vector<PendingApply>* pending,
       continue;
     }
     // Taken at once: the shorter the gap after the rename, the less a
-    // user's write can fall into it (see TrustOwnRename).
+    // user's write can fall into it (see the trust below).
     if (watching_.watched && watching_.watched(DirName(disk_path))) {
       Result<FileInfo> now = disk_.Lstat(disk_path);
       if (now.ok() && now->type == FileType::kFile) p.renamed_stat = *now;
@@ -437,7 +437,18 @@ void Node::FinishBatch(std::vector<PendingApply>* pending,
       result = s;
       continue;
     }
-    if (p.renamed_stat) TrustOwnRename(p.applied.path(), *p.renamed_stat, &*result);
+    // The file we renamed into place is ours to trust by the stat taken
+    // right after the rename, only where the daemon sees every later change
+    // to it: then a user's write, even one between our rename and that stat,
+    // makes an event after our own IN_MOVED_TO, and the daemon calls
+    // ForgetStat before any scan of the path (it drains inotify before each
+    // batch). Within a batch nothing is drained: a path that comes twice
+    // forgets the stat before its second decision (ApplyBatch). Elsewhere
+    // the next scan reads and hashes the file once.
+    if (p.renamed_stat) {
+      stat_cache_[p.applied.path()] = *p.renamed_stat;
+      result->own_rename = true;
+    }
   }
   pending->clear();
 }
@@ -491,7 +502,7 @@ Status Node::Record(PendingApply& p, ApplyOutcome* out) {
     }
   }
   if (Status s = store_.PutFile(p.applied); !s.ok()) return s;
-  stat_cache_.erase(p.applied.path());  // see TrustOwnRename
+  stat_cache_.erase(p.applied.path());  // FinishBatch trusts what it may
   if (p.applied.kind() == wire::KIND_FILE) {
     if (Status s = backups_.Record(p.applied, p.update->content(), false); !s.ok()) return s;
   }
@@ -500,19 +511,6 @@ Status Node::Record(PendingApply& p, ApplyOutcome* out) {
     out->applied = Change{p.applied, EventName(local, p.applied)};
   }
   return Status();
-}
-
-// The file we renamed into place is ours to trust by the stat taken right
-// after the rename, only where the daemon sees every later change to it:
-// then a user's write, even one between our rename and that stat, makes an
-// event after our own IN_MOVED_TO, and the daemon calls ForgetStat before
-// any scan of the path (it drains inotify before each batch). Within a
-// batch nothing is drained: a path that comes twice forgets the stat before
-// its second decision (ApplyBatch). Elsewhere the next scan reads and hashes
-// the file once.
-void Node::TrustOwnRename(const std::string& path, const FileInfo& renamed, ApplyOutcome* out) {
-  stat_cache_[path] = renamed;
-  out->own_rename = true;
 }
 
 Result<std::string> Node::ContentFor(const wire::Version& version) {

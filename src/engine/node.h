@@ -107,7 +107,6 @@ class Node {
   Result<ApplyOutcome> Decide(const wire::Update& update, std::optional<PendingApply>* write);
   void FinishBatch(std::vector<PendingApply>* pending, std::vector<Result<ApplyOutcome>>* results);
   Status Record(PendingApply& p, ApplyOutcome* out);
-  void TrustOwnRename(const std::string& path, const FileInfo& renamed, ApplyOutcome* out);
   WriteMeta MetaFor(const wire::Version& remote) const;
   /// The xattr namespaces this node replicates ([metadata] acls, xattrs).
   std::vector<std::string> XattrPrefixes() const;
