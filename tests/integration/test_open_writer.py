@@ -10,6 +10,11 @@ the rest followed as a second version. Now a listed file that some process
 has open for writing (the kernel refuses a read lease on it) is left to its
 writer's close-write, which the new watch does see.
 
+The same holds at start-up: a file some service has open for writing when
+the daemon starts is put off too, and is still part of the first scan's
+baseline when it is read (no actions run for it), like every other file
+found at the first start.
+
 Two nodes a and b joined by the exec transport, one directory entry."""
 
 import os
@@ -64,6 +69,29 @@ class OpenWriterTest(ClusterTestCase):
             self.assertEqual(hashes, [sha256_hex(whole)],
                              f"{n} kept a version other than the whole file "
                              f"(a half-written one was sent): {hashes}")
+
+    def test_file_open_for_writing_at_first_start_stays_baseline(self):
+        runs = "echo run: $SYNCR_CHANGED >> @TMP@/@NODE@-runs.log"
+        c = self.cluster(sync=[{"path": ENTRY, "actions": [runs]}])
+        os.makedirs(c.disk("a", ENTRY))
+        done, busy = f"{ENTRY}/done.conf", f"{ENTRY}/busy.conf"
+        c.write("a", done, b"written before the start\n")
+        with open(c.disk("a", busy), "wb") as writer:
+            writer.write(b"first half\n")
+            writer.flush()
+            c.start("a")  # returns after the first scan, which met the writer
+            self.assertIsNone(c.path_status("a", busy),
+                              f"a's first scan recorded {busy} while it was being written")
+            writer.write(b"second half\n")
+        c.wait_until(lambda: (c.path_status("a", busy) or {}).get("version", {}).get("hash"),
+                     what=f"a to record {busy} once its writer closed it")
+        # An edit after the start runs the entry's action: the one run there
+        # is must be for it, not for the file put off at start.
+        c.write("a", done, b"edited after the start\n")
+        c.wait_until(lambda: c.lines("a", "runs.log"), what="the action run for the edit")
+        self.assertEqual(c.lines("a", "runs.log"), [f"run: {done}"],
+                         "an action ran for a file of the first scan's baseline")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
