@@ -25,25 +25,13 @@
 #include <string_view>
 
 #include "config/config.h"
+#include "reference_path.h"
 
 namespace {
 
 [[noreturn]] void Fail(const char* what, const std::string& detail = "") {
   std::fprintf(stderr, "config_fuzz: invariant violated: %s %s\n", what, detail.c_str());
   std::abort();
-}
-
-bool Normalised(const std::string& path) {
-  if (path.empty() || path[0] != '/' || path == "/" || path.back() == '/') return false;
-  size_t start = 1;
-  while (true) {
-    size_t end = path.find('/', start);
-    std::string_view part(path.data() + start,
-                          (end == std::string::npos ? path.size() : end) - start);
-    if (part.empty() || part == "." || part == "..") return false;
-    if (end == std::string::npos) return true;
-    start = end + 1;
-  }
 }
 
 bool Inside(const std::string& inner, const std::string& outer) {
@@ -93,7 +81,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const syncr::Config& config = *result;
   for (size_t i = 0; i < config.sync.size(); ++i) {
     const syncr::SyncEntry& e = config.sync[i];
-    if (!Normalised(e.path)) Fail("accepted a sync path that is not normalised", e.path);
+    if (!AbsoluteWithCleanComponents(e.path))
+      Fail("accepted a sync path that is not normalised", e.path);
     if (config.FindEntry(e.path) != &e) Fail("FindEntry does not map an entry to itself", e.path);
     for (size_t j = 0; j < i; ++j) {
       const std::string& other = config.sync[j].path;

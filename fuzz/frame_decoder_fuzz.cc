@@ -26,6 +26,7 @@
 #include "engine/path_policy.h"
 #include "net/frame.h"
 #include "net/proto/syncr.pb.h"
+#include "reference_path.h"
 
 namespace {
 
@@ -56,15 +57,7 @@ bool ComponentsClean(const std::string& path) {
   for (unsigned char c : path) {
     if (c < 0x20 || c == 0x7f) return false;  // NUL, newline, escapes: refused
   }
-  size_t start = 1;
-  while (true) {
-    size_t end = path.find('/', start);
-    std::string_view part(path.data() + start,
-                          (end == std::string::npos ? path.size() : end) - start);
-    if (part.empty() || part == "." || part == "..") return false;
-    if (end == std::string::npos) return true;
-    start = end + 1;
-  }
+  return AbsoluteWithCleanComponents(path);
 }
 
 void CheckPolicy(const std::string& path) {
