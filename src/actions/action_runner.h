@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "common/fd.h"
-#include "daemon/event_loop.h"
+#include "loop/event_loop.h"
 #include "store/state_store.h"
 
 namespace syncr {
