@@ -5,11 +5,9 @@
 #include <cerrno>
 #include <vector>
 
-#include "common/util.h"
-
 namespace syncr {
 
-EventLoop::EventLoop() = default;
+EventLoop::EventLoop(Clock& clock) : clock_(clock) {}
 
 Status EventLoop::Init() {
   epoll_.Reset(epoll_create1(EPOLL_CLOEXEC));
@@ -40,7 +38,7 @@ void EventLoop::Remove(int fd) {
 
 EventLoop::TimerId EventLoop::After(int64_t delay_ms, std::function<void()> cb) {
   TimerId id = next_timer_++;
-  int64_t deadline = MonoMs() + delay_ms;
+  int64_t deadline = clock_.MonoMs() + delay_ms;
   timers_.emplace(std::make_pair(deadline, id), std::move(cb));
   timer_deadline_[id] = deadline;
   return id;
@@ -59,7 +57,7 @@ void EventLoop::Run() {
   while (running_) {
     int timeout = -1;
     if (!timers_.empty()) {
-      int64_t wait = timers_.begin()->first.first - MonoMs();
+      int64_t wait = timers_.begin()->first.first - clock_.MonoMs();
       timeout = wait < 0 ? 0 : static_cast<int>(wait);
     }
     int n = epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout);
@@ -70,7 +68,7 @@ void EventLoop::Run() {
       std::shared_ptr<Watch> keep = it->second;
       keep->cb(events[i].events);
     }
-    const int64_t now = MonoMs();
+    const int64_t now = clock_.MonoMs();
     while (running_ && !timers_.empty() && timers_.begin()->first.first <= now) {
       auto node = timers_.extract(timers_.begin());
       timer_deadline_.erase(node.key().second);

@@ -3,7 +3,9 @@
 // Callbacks run on the loop's thread, one at a time. A callback may add or
 // remove any fd or timer, including its own. An idle loop with no timer
 // armed blocks in epoll_wait without a timeout (SPEC 10: no polling).
-// Not thread-safe.
+// Timer deadlines are read from the Clock the loop was given, which must
+// outlive it. The loop owns its epoll descriptor, not the descriptors it
+// watches. Not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +16,7 @@
 
 #include "common/fd.h"
 #include "common/status.h"
+#include "loop/clock.h"
 
 namespace syncr {
 
@@ -22,7 +25,8 @@ class EventLoop {
   using IoCallback = std::function<void(uint32_t epoll_events)>;
   using TimerId = uint64_t;
 
-  EventLoop();
+  /// Timers read `clock`; the default is the kernel's.
+  explicit EventLoop(Clock& clock = SystemClock::Instance());
   Status Init();
 
   /// Calls `cb` when `fd` is ready for `events` (EPOLLIN / EPOLLOUT).
@@ -38,10 +42,14 @@ class EventLoop {
   void Run();
   void Stop() { running_ = false; }
 
+  /// The clock every deadline is read from, for the rooms on this loop.
+  Clock& clock() const { return clock_; }
+
  private:
   struct Watch {
     IoCallback cb;
   };
+  Clock& clock_;
   UniqueFd epoll_;
   std::unordered_map<int, std::shared_ptr<Watch>> watches_;
   std::map<std::pair<int64_t, TimerId>, std::function<void()>> timers_;
