@@ -35,7 +35,10 @@ class SystemClock final : public Clock {
   int64_t WallNs() const override;
 };
 
-/// A clock that moves only when a test moves it.
+/// A clock that moves only when a test moves it. To let time pass on a loop
+/// that reads it: `clock.Advance(ms); loop.RunDueTimers();`, or
+/// AdvanceAndRunTimers() (loop/event_loop.h) to stop at every deadline on
+/// the way.
 class FakeClock final : public Clock {
  public:
   /// Starts at mono 1,000,000 ms (so that 0 is never a valid "now") and wall

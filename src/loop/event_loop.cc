@@ -69,12 +69,40 @@ void EventLoop::Run() {
       keep->cb(events[i].events);
     }
     const int64_t now = clock_.MonoMs();
-    while (running_ && !timers_.empty() && timers_.begin()->first.first <= now) {
-      auto node = timers_.extract(timers_.begin());
-      timer_deadline_.erase(node.key().second);
-      node.mapped()();
+    while (running_ && FireNextTimer(now)) {
     }
   }
+}
+
+void EventLoop::RunDueTimers() {
+  const int64_t now = clock_.MonoMs();
+  while (FireNextTimer(now)) {
+  }
+}
+
+std::optional<int64_t> EventLoop::next_deadline_ms() const {
+  if (timers_.empty()) return std::nullopt;
+  return timers_.begin()->first.first;
+}
+
+bool EventLoop::FireNextTimer(int64_t now) {
+  if (timers_.empty() || timers_.begin()->first.first > now) return false;
+  // Out of the map before it runs: the callback may Cancel its own id or arm
+  // new timers.
+  auto node = timers_.extract(timers_.begin());
+  timer_deadline_.erase(node.key().second);
+  node.mapped()();
+  return true;
+}
+
+void AdvanceAndRunTimers(FakeClock& clock, EventLoop& loop, int64_t ms) {
+  const int64_t end = clock.MonoMs() + ms;
+  loop.RunDueTimers();
+  for (auto next = loop.next_deadline_ms(); next && *next <= end; next = loop.next_deadline_ms()) {
+    clock.Advance(*next - clock.MonoMs());
+    loop.RunDueTimers();
+  }
+  clock.Advance(end - clock.MonoMs());
 }
 
 }  // namespace syncr

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "common/fd.h"
@@ -34,8 +35,10 @@ class EventLoop {
   void Modify(int fd, uint32_t events);
   void Remove(int fd);
 
-  /// Calls `cb` once, `delay_ms` from now.
+  /// Calls `cb` once, `delay_ms` from now. Timers with the same deadline
+  /// fire in the order they were added.
   TimerId After(int64_t delay_ms, std::function<void()> cb);
+  /// Forgets a timer; a timer that has fired or was cancelled is ignored.
   void Cancel(TimerId id);
 
   /// Runs until Stop().
@@ -45,10 +48,24 @@ class EventLoop {
   /// The clock every deadline is read from, for the rooms on this loop.
   Clock& clock() const { return clock_; }
 
+  /// Fires, in deadline order, every timer due at clock().MonoMs(),
+  /// including those a callback adds that are already due. Run() does this
+  /// after each epoll_wait; a test with a FakeClock calls it directly:
+  /// `clock.Advance(ms); loop.RunDueTimers();`.
+  void RunDueTimers();
+  /// Timers armed and not yet fired or cancelled ("an idle room arms none").
+  size_t pending_timers() const { return timers_.size(); }
+  /// The earliest deadline (clock().MonoMs() time), if a timer is armed.
+  std::optional<int64_t> next_deadline_ms() const;
+
  private:
   struct Watch {
     IoCallback cb;
   };
+
+  /// Fires the earliest timer if it is due at `now`; false if none is.
+  bool FireNextTimer(int64_t now);
+
   Clock& clock_;
   UniqueFd epoll_;
   std::unordered_map<int, std::shared_ptr<Watch>> watches_;
@@ -57,5 +74,10 @@ class EventLoop {
   TimerId next_timer_ = 1;
   bool running_ = false;
 };
+
+/// For tests: lets `ms` pass on `clock` (the clock `loop` reads) as real
+/// time would, stopping at each deadline on the way to fire what is due
+/// then, so that a timer a callback arms fires at its own deadline.
+void AdvanceAndRunTimers(FakeClock& clock, EventLoop& loop, int64_t ms);
 
 }  // namespace syncr

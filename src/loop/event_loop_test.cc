@@ -1,0 +1,134 @@
+#include "loop/event_loop.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "loop/clock.h"
+
+namespace syncr {
+namespace {
+
+class EventLoopTest : public testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(loop_.Init().ok()); }
+
+  FakeClock clock_;
+  EventLoop loop_{clock_};
+  std::vector<std::string> fired_;
+};
+
+TEST_F(EventLoopTest, AnIdleLoopArmsNoTimer) {
+  EXPECT_EQ(loop_.pending_timers(), 0u);
+  EXPECT_FALSE(loop_.next_deadline_ms().has_value());
+}
+
+TEST_F(EventLoopTest, DeadlinesAreReadFromTheLoopsClock) {
+  EXPECT_EQ(&loop_.clock(), &clock_);
+  loop_.After(250, [] {});
+  EXPECT_EQ(loop_.pending_timers(), 1u);
+  EXPECT_EQ(loop_.next_deadline_ms(), clock_.MonoMs() + 250);
+}
+
+TEST_F(EventLoopTest, TimersFireInDeadlineOrderWhenDue) {
+  loop_.After(300, [this] { fired_.push_back("c"); });
+  loop_.After(100, [this] { fired_.push_back("a"); });
+  loop_.After(200, [this] { fired_.push_back("b1"); });
+  loop_.After(200, [this] { fired_.push_back("b2"); });  // same deadline: in order of adding
+
+  loop_.RunDueTimers();
+  EXPECT_TRUE(fired_.empty());
+  clock_.Advance(99);
+  loop_.RunDueTimers();
+  EXPECT_TRUE(fired_.empty());
+
+  clock_.Advance(151);
+  loop_.RunDueTimers();
+  EXPECT_EQ(fired_, (std::vector<std::string>{"a", "b1", "b2"}));
+  EXPECT_EQ(loop_.pending_timers(), 1u);
+  EXPECT_EQ(loop_.next_deadline_ms(), clock_.MonoMs() + 50);
+
+  clock_.Advance(50);
+  loop_.RunDueTimers();
+  EXPECT_EQ(fired_, (std::vector<std::string>{"a", "b1", "b2", "c"}));
+  EXPECT_EQ(loop_.pending_timers(), 0u);
+  EXPECT_FALSE(loop_.next_deadline_ms().has_value());
+}
+
+TEST_F(EventLoopTest, CancelFromInsideAnotherCallback) {
+  EventLoop::TimerId second = 0;
+  loop_.After(100, [&] {
+    fired_.push_back("first");
+    loop_.Cancel(second);
+  });
+  second = loop_.After(100, [this] { fired_.push_back("second"); });
+  loop_.After(200, [this] { fired_.push_back("third"); });
+
+  clock_.Advance(200);
+  loop_.RunDueTimers();
+  EXPECT_EQ(fired_, (std::vector<std::string>{"first", "third"}));
+  EXPECT_EQ(loop_.pending_timers(), 0u);
+}
+
+TEST_F(EventLoopTest, CancellingAFiredOrUnknownTimerIsHarmless) {
+  EventLoop::TimerId id = loop_.After(0, [this] { fired_.push_back("once"); });
+  loop_.Cancel(id + 100);
+  loop_.RunDueTimers();
+  loop_.Cancel(id);
+  loop_.Cancel(id);
+  EXPECT_EQ(fired_, (std::vector<std::string>{"once"}));
+  EXPECT_EQ(loop_.pending_timers(), 0u);
+}
+
+TEST_F(EventLoopTest, CancelOwnIdInsideItsCallbackIsHarmless) {
+  EventLoop::TimerId self = 0;
+  self = loop_.After(10, [&] {
+    fired_.push_back("self");
+    loop_.Cancel(self);
+  });
+  clock_.Advance(10);
+  loop_.RunDueTimers();
+  EXPECT_EQ(fired_, (std::vector<std::string>{"self"}));
+}
+
+TEST_F(EventLoopTest, ATimerAddedByACallbackFiresWhenDue) {
+  loop_.After(100, [this] {
+    fired_.push_back("outer");
+    loop_.After(0, [this] { fired_.push_back("due now"); });
+    loop_.After(50, [this] { fired_.push_back("later"); });
+  });
+
+  clock_.Advance(100);
+  loop_.RunDueTimers();
+  EXPECT_EQ(fired_, (std::vector<std::string>{"outer", "due now"}));
+  EXPECT_EQ(loop_.pending_timers(), 1u);
+
+  clock_.Advance(49);
+  loop_.RunDueTimers();
+  EXPECT_EQ(fired_.size(), 2u);
+  clock_.Advance(1);
+  loop_.RunDueTimers();
+  EXPECT_EQ(fired_, (std::vector<std::string>{"outer", "due now", "later"}));
+}
+
+TEST_F(EventLoopTest, AdvanceAndRunTimersStopsAtEveryDeadline) {
+  const int64_t start = clock_.MonoMs();
+  std::vector<int64_t> seen;
+  // A backoff that doubles: 100, then 200 after that, then 400 after that.
+  std::function<void(int64_t)> arm = [&](int64_t delay) {
+    loop_.After(delay, [&, delay] {
+      seen.push_back(clock_.MonoMs() - start);
+      arm(delay * 2);
+    });
+  };
+  arm(100);
+
+  AdvanceAndRunTimers(clock_, loop_, 1000);
+  EXPECT_EQ(seen, (std::vector<int64_t>{100, 300, 700}));
+  EXPECT_EQ(clock_.MonoMs(), start + 1000);
+  EXPECT_EQ(loop_.next_deadline_ms(), start + 1500);
+}
+
+}  // namespace
+}  // namespace syncr
