@@ -51,7 +51,7 @@ void EventLoop::Cancel(TimerId id) {
   timer_deadline_.erase(it);
 }
 
-void EventLoop::Run() {
+Status EventLoop::Run() {
   running_ = true;
   std::vector<epoll_event> events(64);
   while (running_) {
@@ -61,7 +61,11 @@ void EventLoop::Run() {
       timeout = wait < 0 ? 0 : static_cast<int>(wait);
     }
     int n = epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout);
-    if (n < 0 && errno != EINTR) break;
+    if (n < 0 && errno != EINTR) {
+      const int err = errno;
+      running_ = false;
+      return Status::Sys("epoll_wait", "", err);
+    }
     for (int i = 0; i < n && running_; ++i) {
       auto it = watches_.find(events[i].data.fd);
       if (it == watches_.end()) continue;  // removed by an earlier callback
@@ -72,6 +76,7 @@ void EventLoop::Run() {
     while (running_ && FireNextTimer(now)) {
     }
   }
+  return Status();
 }
 
 void EventLoop::RunDueTimers() {

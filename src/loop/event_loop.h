@@ -41,8 +41,11 @@ class EventLoop {
   /// Forgets a timer; a timer that has fired or was cancelled is ignored.
   void Cancel(TimerId id);
 
-  /// Runs until Stop().
-  void Run();
+  /// Runs until Stop() (ok) or until epoll_wait fails with anything but
+  /// EINTR: the loop cannot wait any more and returns that error.
+  Status Run();
+  /// Makes Run() return once the callback that calls it returns; events
+  /// and timers not yet dispatched wait for the next Run().
   void Stop() { running_ = false; }
 
   /// The clock every deadline is read from, for the rooms on this loop.

@@ -1,14 +1,34 @@
 #include "loop/event_loop.h"
 
 #include <gtest/gtest.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <string>
 #include <vector>
 
+#include "common/fd.h"
 #include "loop/clock.h"
 
 namespace syncr {
 namespace {
+
+/// Both ends of a fresh socketpair.
+struct SocketPair {
+  UniqueFd here;
+  UniqueFd there;
+};
+
+SocketPair MakeSocketPair() {
+  int fds[2] = {-1, -1};
+  EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+/// Makes `pair.here` readable.
+void Poke(const SocketPair& pair) { ASSERT_EQ(write(pair.there.get(), "x", 1), 1); }
 
 class EventLoopTest : public testing::Test {
  protected:
@@ -128,6 +148,42 @@ TEST_F(EventLoopTest, AdvanceAndRunTimersStopsAtEveryDeadline) {
   EXPECT_EQ(seen, (std::vector<int64_t>{100, 300, 700}));
   EXPECT_EQ(clock_.MonoMs(), start + 1000);
   EXPECT_EQ(loop_.next_deadline_ms(), start + 1500);
+}
+
+TEST_F(EventLoopTest, StopFromAnIoCallbackEndsRun) {
+  SocketPair pair = MakeSocketPair();
+  Poke(pair);
+  loop_.Add(pair.here.get(), EPOLLIN, [this](uint32_t events) {
+    EXPECT_TRUE(events & EPOLLIN);
+    fired_.push_back("io");
+    loop_.Stop();
+  });
+  loop_.After(3'600'000, [this] { fired_.push_back("an hour later"); });
+
+  Status s = loop_.Run();
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(fired_, (std::vector<std::string>{"io"}));
+  EXPECT_EQ(loop_.pending_timers(), 1u);
+}
+
+TEST_F(EventLoopTest, StopFromATimerEndsRun) {
+  loop_.After(0, [this] {
+    fired_.push_back("stop");
+    loop_.Stop();
+  });
+  loop_.After(0, [this] { fired_.push_back("after stop"); });
+
+  EXPECT_TRUE(loop_.Run().ok());
+  EXPECT_EQ(fired_, (std::vector<std::string>{"stop"}));
+  EXPECT_EQ(loop_.pending_timers(), 1u);  // it waits for the next Run()
+}
+
+TEST(EventLoopFailureTest, RunReturnsTheEpollWaitError) {
+  EventLoop loop;  // never Init(): there is no epoll descriptor to wait on
+  Status s = loop.Run();
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.err(), EBADF);
+  EXPECT_NE(s.ToString().find("epoll_wait"), std::string::npos) << s.ToString();
 }
 
 }  // namespace
