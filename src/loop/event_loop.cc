@@ -15,20 +15,32 @@ Status EventLoop::Init() {
   return Status();
 }
 
-void EventLoop::Add(int fd, uint32_t events, IoCallback cb) {
+namespace {
+
+// The epoll data of a watch: its generation in the high half, the fd in the
+// low half.
+epoll_event WatchEvent(int fd, uint32_t generation, uint32_t events) {
   epoll_event ev{};
   ev.events = events;
-  ev.data.fd = fd;
-  watches_[fd] = std::make_shared<Watch>(Watch{std::move(cb)});
+  ev.data.u64 = (uint64_t{generation} << 32) | static_cast<uint32_t>(fd);
+  return ev;
+}
+
+}  // namespace
+
+void EventLoop::Add(int fd, uint32_t events, IoCallback cb) {
+  const uint32_t generation = next_generation_++;
+  epoll_event ev = WatchEvent(fd, generation, events);
+  watches_[fd] = std::make_shared<Watch>(Watch{generation, std::move(cb)});
   if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST) {
     epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);
   }
 }
 
 void EventLoop::Modify(int fd, uint32_t events) {
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.fd = fd;
+  auto it = watches_.find(fd);
+  if (it == watches_.end()) return;
+  epoll_event ev = WatchEvent(fd, it->second->generation, events);
   epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);
 }
 
@@ -67,9 +79,13 @@ Status EventLoop::Run() {
       return Status::Sys("epoll_wait", "", err);
     }
     for (int i = 0; i < n && running_; ++i) {
-      auto it = watches_.find(events[i].data.fd);
-      if (it == watches_.end()) continue;  // removed by an earlier callback
-      std::shared_ptr<Watch> keep = it->second;
+      const int fd = static_cast<int>(events[i].data.u64 & 0xffffffffu);
+      const auto generation = static_cast<uint32_t>(events[i].data.u64 >> 32);
+      auto it = watches_.find(fd);
+      // Removed by an earlier callback of this batch, or removed and its
+      // number watched again: the event is not for the watch there now.
+      if (it == watches_.end() || it->second->generation != generation) continue;
+      std::shared_ptr<Watch> keep = it->second;  // the callback may Remove itself
       keep->cb(events[i].events);
     }
     const int64_t now = clock_.MonoMs();

@@ -30,9 +30,12 @@ class EventLoop {
   explicit EventLoop(Clock& clock = SystemClock::Instance());
   Status Init();
 
-  /// Calls `cb` when `fd` is ready for `events` (EPOLLIN / EPOLLOUT).
+  /// Calls `cb` when `fd` is ready for `events` (EPOLLIN / EPOLLOUT;
+  /// level-triggered). Adding a watched fd again replaces its callback.
   void Add(int fd, uint32_t events, IoCallback cb);
   void Modify(int fd, uint32_t events);
+  /// Stops watching `fd`; call it before closing `fd`. No event for this
+  /// watch is delivered afterwards, even one already returned by epoll.
   void Remove(int fd);
 
   /// Calls `cb` once, `delay_ms` from now. Timers with the same deadline
@@ -62,7 +65,12 @@ class EventLoop {
   std::optional<int64_t> next_deadline_ms() const;
 
  private:
+  /// One Add(). Its generation is in the epoll data beside the fd, so an
+  /// event that epoll_wait returned for an earlier watch of the same fd
+  /// number (removed, closed and reused by a callback of the same batch)
+  /// is recognised and dropped.
   struct Watch {
+    uint32_t generation;
     IoCallback cb;
   };
 
@@ -74,6 +82,7 @@ class EventLoop {
   std::unordered_map<int, std::shared_ptr<Watch>> watches_;
   std::map<std::pair<int64_t, TimerId>, std::function<void()>> timers_;
   std::unordered_map<TimerId, int64_t> timer_deadline_;
+  uint32_t next_generation_ = 1;  // wraps after 2^32 Add()s: harmless
   TimerId next_timer_ = 1;
   bool running_ = false;
 };

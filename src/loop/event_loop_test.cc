@@ -1,5 +1,6 @@
 #include "loop/event_loop.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -176,6 +177,77 @@ TEST_F(EventLoopTest, StopFromATimerEndsRun) {
   EXPECT_TRUE(loop_.Run().ok());
   EXPECT_EQ(fired_, (std::vector<std::string>{"stop"}));
   EXPECT_EQ(loop_.pending_timers(), 1u);  // it waits for the next Run()
+}
+
+TEST_F(EventLoopTest, RemoveFromInsideItsOwnCallback) {
+  SocketPair pair = MakeSocketPair();
+  Poke(pair);
+  const int fd = pair.here.get();
+  int calls = 0;
+  loop_.Add(fd, EPOLLIN, [this, fd, &calls](uint32_t) {
+    loop_.Remove(fd);
+    ++calls;  // the callback and what it captured outlive the Remove
+    loop_.After(0, [this] { loop_.Stop(); });
+  });
+  ASSERT_TRUE(loop_.Run().ok());
+  EXPECT_EQ(calls, 1);
+
+  // Still readable, but no longer watched.
+  loop_.After(0, [this] { loop_.Stop(); });
+  ASSERT_TRUE(loop_.Run().ok());
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(EventLoopTest, ModifyChangesTheEventsOfTheSameWatch) {
+  SocketPair pair = MakeSocketPair();
+  uint32_t seen = 0;
+  loop_.Add(pair.here.get(), EPOLLIN, [this, &seen](uint32_t events) {
+    seen = events;
+    loop_.Stop();
+  });
+  loop_.Modify(pair.here.get(), EPOLLOUT);  // nothing to read; room to write
+  ASSERT_TRUE(loop_.Run().ok());
+  EXPECT_TRUE(seen & EPOLLOUT);
+}
+
+// epoll_wait returns a batch of events. If a callback closes another
+// watched descriptor and a new one gets its number within that batch, the
+// closed one's event from the batch must not be delivered to the new watch.
+TEST_F(EventLoopTest, AStaleEventNeverReachesANewDescriptorWithTheSameNumber) {
+  SocketPair a = MakeSocketPair();
+  SocketPair b = MakeSocketPair();
+  Poke(a);
+  Poke(b);
+  SocketPair fresh;  // silent: nothing written, both ends open
+  UniqueFd renumbered;
+  int first_calls = 0;
+  int new_watch_calls = 0;
+  // Whichever of a and b is dispatched first closes the other and puts the
+  // fresh socket under the other's number.
+  auto replace = [&](SocketPair& other) {
+    ++first_calls;
+    if (renumbered.valid()) return;
+    const int number = other.here.get();
+    fresh = MakeSocketPair();
+    loop_.Remove(number);
+    other.here.Reset();
+    renumbered.Reset(dup3(fresh.here.get(), number, O_CLOEXEC));
+    ASSERT_EQ(renumbered.get(), number);
+    loop_.Add(number, EPOLLIN, [&](uint32_t) { ++new_watch_calls; });
+    loop_.After(0, [this] { loop_.Stop(); });  // after this batch
+  };
+  loop_.Add(a.here.get(), EPOLLIN, [&](uint32_t) { replace(b); });
+  loop_.Add(b.here.get(), EPOLLIN, [&](uint32_t) { replace(a); });
+
+  ASSERT_TRUE(loop_.Run().ok());
+  EXPECT_EQ(first_calls, 1);
+  EXPECT_EQ(new_watch_calls, 0);
+
+  // The new watch still gets its own events.
+  ASSERT_EQ(write(fresh.there.get(), "x", 1), 1);
+  loop_.After(0, [this] { loop_.Stop(); });
+  ASSERT_TRUE(loop_.Run().ok());
+  EXPECT_EQ(new_watch_calls, 1);
 }
 
 TEST(EventLoopFailureTest, RunReturnsTheEpollWaitError) {
