@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -248,6 +249,21 @@ TEST_F(EventLoopTest, AStaleEventNeverReachesANewDescriptorWithTheSameNumber) {
   loop_.After(0, [this] { loop_.Stop(); });
   ASSERT_TRUE(loop_.Run().ok());
   EXPECT_EQ(new_watch_calls, 1);
+}
+
+TEST_F(EventLoopTest, ItsEpollDescriptorIsClosedOnExec) {
+  // The loop's only descriptor is its epoll instance: find every one this
+  // process has and require FD_CLOEXEC on each, so no child inherits it.
+  int found = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const auto target = std::filesystem::read_symlink(entry.path(), ec);
+    if (ec || target != "anon_inode:[eventpoll]") continue;
+    const int fd = std::stoi(entry.path().filename().string());
+    EXPECT_TRUE(fcntl(fd, F_GETFD) & FD_CLOEXEC) << "fd " << fd;
+    ++found;
+  }
+  EXPECT_GE(found, 1);
 }
 
 TEST(EventLoopFailureTest, RunReturnsTheEpollWaitError) {
