@@ -2,7 +2,9 @@
 
 #include <sys/epoll.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <vector>
 
 namespace syncr {
@@ -69,8 +71,9 @@ Status EventLoop::Run() {
   while (running_) {
     int timeout = -1;
     if (!timers_.empty()) {
-      int64_t wait = timers_.begin()->first.first - clock_.MonoMs();
-      timeout = wait < 0 ? 0 : static_cast<int>(wait);
+      const int64_t wait = timers_.begin()->first.first - clock_.MonoMs();
+      // Clamped: a deadline 2^32 ms away would otherwise truncate to 0 and spin.
+      timeout = static_cast<int>(std::clamp<int64_t>(wait, 0, INT_MAX));
     }
     int n = epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), timeout);
     if (n < 0 && errno != EINTR) {
