@@ -8,6 +8,7 @@
 // watches. Not thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -28,11 +29,13 @@ class EventLoop {
 
   /// Timers read `clock`; the default is the kernel's.
   explicit EventLoop(Clock& clock = SystemClock::Instance());
+  /// Opens the epoll descriptor; once, before anything else.
   Status Init();
 
   /// Calls `cb` when `fd` is ready for `events` (EPOLLIN / EPOLLOUT;
   /// level-triggered). Adding a watched fd again replaces its callback.
   void Add(int fd, uint32_t events, IoCallback cb);
+  /// Changes what a watched fd waits for; an unwatched fd is ignored.
   void Modify(int fd, uint32_t events);
   /// Stops watching `fd`; call it before closing `fd`. No event for this
   /// watch is delivered afterwards, even one already returned by epoll.
