@@ -13,7 +13,7 @@
 namespace syncr {
 
 /// Protocol version spoken in Hello/Welcome.
-constexpr uint32_t kProtocolVersion = 1;
+constexpr uint32_t kProtocolVersion = 2;  // 2: Ping/Pong, Welcome.max_file_bytes
 
 /// Appends the framed encoding of `frame` to `out`.
 void AppendFrame(const wire::Frame& frame, std::string* out);

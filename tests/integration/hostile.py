@@ -143,13 +143,17 @@ def framed(payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + payload
 
 
-def hello_frame(node: str, protocol=1) -> bytes:
+# The wire protocol's version (kProtocolVersion in src/net/frame.h).
+PROTOCOL = 2
+
+
+def hello_frame(node: str, protocol=PROTOCOL) -> bytes:
     return framed(pb_field(1, pb_field(1, protocol) + pb_field(2, node)))
 
 
 def welcome_frame(node: str) -> bytes:
     """A Welcome: a message the acceptor never expects from a dialer."""
-    return framed(pb_field(2, pb_field(1, 1) + pb_field(2, node)))
+    return framed(pb_field(2, pb_field(1, PROTOCOL) + pb_field(2, node)))
 
 
 def unknown_frame() -> bytes:

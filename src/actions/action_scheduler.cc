@@ -1,0 +1,83 @@
+#include "actions/action_scheduler.h"
+
+namespace syncr {
+
+ActionScheduler::ActionScheduler(EventLoop& loop, const Config& config, Journal& journal)
+    : loop_(loop),
+      config_(config),
+      journal_(journal),
+      runner_(
+          loop, [this](const ActionRun& run) { OnRun(run); },
+          // Changes that arrived while the actions ran: one more run for them.
+          [this](const std::string& entry) { Flush(entry); }) {}
+
+ActionScheduler::~ActionScheduler() {
+  for (auto& [entry, batch] : batches_) loop_.Cancel(batch.timer);
+}
+
+void ActionScheduler::OnChange(const ActionChange& change) {
+  const SyncEntry* entry = config_.FindEntry(change.path);
+  if (!entry || entry->actions.empty()) return;
+  Batch& batch = batches_[entry->path];
+  if (batch.changes.empty()) batch.first_ms = loop_.clock().MonoMs();
+  batch.changes.push_back(change);
+  const bool tree = change.path != entry->path || change.directory;
+  const int64_t delay =
+      ActionDelayMs(tree, batch.first_ms, loop_.clock().MonoMs(), kQuietMs, kMaxGatherMs);
+  loop_.Cancel(batch.timer);
+  const std::string key = entry->path;
+  batch.timer = loop_.After(delay, [this, key] {
+    batches_[key].timer = 0;
+    Flush(key);
+  });
+}
+
+void ActionScheduler::Flush(const std::string& entry_path) {
+  auto it = batches_.find(entry_path);
+  if (it == batches_.end()) return;
+  Batch& batch = it->second;
+  if (batch.changes.empty() || batch.timer || runner_.Running(entry_path)) return;
+  const SyncEntry* entry = config_.FindEntry(entry_path);
+  if (!entry) {
+    batches_.erase(it);
+    return;
+  }
+  ActionPlan plan = PlanActions(config_, *entry, batch.changes);
+  ActionJob job;
+  job.entry = entry->path;
+  job.commands = entry->actions;
+  job.timeout_s = entry->timeout_s;
+  job.stop_on_error = entry->stop_on_error;
+  job.env = std::move(plan.env);
+  journal_.Note(entry->path, spdlog::level::info,
+                "actions for " + entry->path + " started (" + plan.event + " from " + plan.origin +
+                    (plan.tree ? ", " + std::to_string(plan.changed) + " changed paths" : "") +
+                    ")");
+  batches_.erase(it);
+  runner_.Submit(std::move(job));
+}
+
+void ActionScheduler::OnRun(const ActionRun& run) {
+  journal_.Ran(run);
+  wire::ActionResult& last = last_[run.path];
+  last.set_started_ns(run.started_ns);
+  last.set_finished_ns(run.finished_ns);
+  last.set_exit_code(run.exit_code);
+  last.set_command(run.command);
+  std::string out = run.output;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  auto level = run.exit_code == 0 ? spdlog::level::info : spdlog::level::warn;
+  journal_.Note(run.path, level,
+                "action finished on " + run.path + ": `" + run.command + "` exit " +
+                    std::to_string(run.exit_code) + (out.empty() ? "" : ", output: " + out));
+}
+
+std::set<std::string> ActionScheduler::RunningEntries() const {
+  std::set<std::string> out;
+  for (const SyncEntry& e : config_.sync) {
+    if (runner_.Running(e.path)) out.insert(e.path);
+  }
+  return out;
+}
+
+}  // namespace syncr

@@ -1,0 +1,62 @@
+// ActionScheduler: decides when each sync entry's actions run (SPEC 8) and
+// hands the runs to an ActionRunner. Changes are gathered per entry: a file
+// entry's run starts on the next turn of the loop, a directory entry's
+// after a quiet spell (see ActionDelayMs), so ten files changed together
+// make one `systemctl reload`. While an entry's actions run, later changes
+// wait and make exactly one more run, for the newest versions. It owns the
+// gathering timers and cancels them when destroyed. Not thread-safe.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "actions/action_runner.h"
+#include "config/config.h"
+#include "engine/plan.h"
+#include "loop/event_loop.h"
+#include "store/journal.h"
+
+namespace syncr {
+
+class ActionScheduler {
+ public:
+  static constexpr int64_t kQuietMs = 100;
+  static constexpr int64_t kMaxGatherMs = 1000;
+
+  ActionScheduler(EventLoop& loop, const Config& config, Journal& journal);
+  ~ActionScheduler();
+  ActionScheduler(const ActionScheduler&) = delete;
+  ActionScheduler& operator=(const ActionScheduler&) = delete;
+
+  /// A change landed on this node's disk: run its entry's actions soon.
+  void OnChange(const ActionChange& change);
+  /// Routes a reaped child to the runner; false if not one of ours.
+  bool OnChildExit(pid_t pid, int wait_status) { return runner_.OnChildExit(pid, wait_status); }
+  bool Running(const std::string& entry) const { return runner_.Running(entry); }
+  std::set<std::string> RunningEntries() const;
+  /// The last finished command of each entry.
+  const std::map<std::string, wire::ActionResult>& last() const { return last_; }
+  /// Kills every running command (shutdown).
+  void KillAll() { runner_.KillAll(); }
+
+ private:
+  struct Batch {
+    std::vector<ActionChange> changes;
+    EventLoop::TimerId timer = 0;
+    int64_t first_ms = 0;
+  };
+  void Flush(const std::string& entry);
+  void OnRun(const ActionRun& run);
+
+  EventLoop& loop_;
+  const Config& config_;
+  Journal& journal_;
+  ActionRunner runner_;
+  std::map<std::string, Batch> batches_;
+  std::map<std::string, wire::ActionResult> last_;
+};
+
+}  // namespace syncr

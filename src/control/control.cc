@@ -1,0 +1,88 @@
+#include "control/control.h"
+
+#include "engine/path_policy.h"
+
+namespace syncr {
+
+Control::~Control() {
+  for (auto& [id, waiter] : waiters_) loop_.Cancel(waiter.timer);
+}
+
+void Control::Handle(uint64_t session, const wire::ControlRequest& request) {
+  wire::Frame frame;
+  wire::ControlReply* r = frame.mutable_reply();
+  if (request.has_status()) {
+    r->set_ok(true);
+    *r->mutable_status() = hooks_.status();
+  } else if (request.has_fetch()) {
+    Fetch(session, request.fetch());
+    return;
+  } else if (request.has_resolve()) {
+    const std::string error = hooks_.resolve(request.resolve());
+    r->set_ok(error.empty());
+    r->set_error(error);
+  } else {
+    r->set_ok(false);
+    r->set_error("this request is not supported by this daemon");
+  }
+  hooks_.reply(session, frame);
+}
+
+void Control::Fail(uint64_t session, const std::string& error) {
+  wire::Frame frame;
+  frame.mutable_reply()->set_ok(false);
+  frame.mutable_reply()->set_error(error);
+  hooks_.reply(session, frame);
+}
+
+// The reply comes back on the link: the session stays open for it, until
+// the reply, the link's loss or the deadline, whichever comes first.
+void Control::Fetch(uint64_t session, const wire::FetchRequest& request) {
+  const uint64_t id = next_fetch_++;
+  wire::Frame ask;
+  ask.mutable_fetch_request()->set_id(id);
+  ask.mutable_fetch_request()->set_path(request.path());
+  const std::string error = hooks_.send_to_peer(request.peer(), ask);
+  if (!error.empty()) {
+    Fail(session, error);
+    return;
+  }
+  Waiter& waiter = waiters_[id];
+  waiter.session = session;
+  waiter.peer = request.peer();
+  waiter.timer = loop_.After(kFetchTimeoutMs, [this, id] {
+    auto it = waiters_.find(id);
+    if (it == waiters_.end()) return;
+    const Waiter w = it->second;
+    waiters_.erase(it);
+    Fail(w.session, "peer " + Printable(w.peer) + " did not answer within " +
+                        std::to_string(kFetchTimeoutMs / 1000) + " s");
+  });
+}
+
+void Control::OnFetchReply(const std::string& peer, const wire::FetchReply& reply) {
+  auto it = waiters_.find(reply.id());
+  if (it == waiters_.end() || it->second.peer != peer) return;
+  const uint64_t session = it->second.session;
+  loop_.Cancel(it->second.timer);
+  waiters_.erase(it);
+  wire::Frame frame;
+  frame.mutable_reply()->set_ok(true);
+  *frame.mutable_reply()->mutable_fetch() = reply;
+  hooks_.reply(session, frame);
+}
+
+void Control::OnLinkDown(const std::string& peer, const std::string& why) {
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (it->second.peer != peer) {
+      ++it;
+      continue;
+    }
+    const uint64_t session = it->second.session;
+    loop_.Cancel(it->second.timer);
+    it = waiters_.erase(it);
+    Fail(session, "lost the connection to peer " + Printable(peer) + " while waiting: " + why);
+  }
+}
+
+}  // namespace syncr

@@ -1,0 +1,64 @@
+#include "status/status.h"
+
+#include "engine/decide.h"
+#include "engine/plan.h"
+
+namespace syncr {
+
+wire::StatusReply BuildStatus(const Config& config, const StatusInput& input) {
+  wire::StatusReply reply;
+  reply.set_node(input.node);
+  reply.set_started_ns(input.started_ns);
+  bool in_sync = input.problems.empty();
+  std::vector<const wire::Version*> files;
+  for (const wire::Version& v : input.files) {
+    if (config.FindEntry(v.path())) files.push_back(&v);
+  }
+  auto lacks = [](const PeerSnapshot& peer, const wire::Version& v) {
+    if (v.kind() == wire::KIND_NONE) return false;
+    auto it = peer.has.find(v.path());
+    return PeerLacks(v, it == peer.has.end() ? nullptr : &it->second);
+  };
+
+  for (const PeerSnapshot& peer : input.peers) {
+    wire::PeerStatus* p = reply.add_peers();
+    p->set_name(peer.name);
+    p->set_connected(peer.connected);
+    p->set_since_ns(peer.since_ns);
+    p->set_last_error(peer.last_error);
+    p->set_transport(peer.transport);
+    uint64_t pending = 0;
+    for (const wire::Version* v : files) {
+      if (lacks(peer, *v) && !peer.refused.count(v->path())) ++pending;
+    }
+    p->set_pending(pending);
+    if (!peer.connected || pending > 0) in_sync = false;
+  }
+  for (const wire::Version* v : files) {
+    wire::PathStatus* ps = reply.add_paths();
+    ps->set_path(v->path());
+    const SyncEntry* entry = config.FindEntry(v->path());
+    ps->set_entry(entry->path);
+    *ps->mutable_version() = *v;
+    for (const PeerSnapshot& peer : input.peers) {
+      if (!lacks(peer, *v)) continue;
+      auto refused = peer.refused.find(v->path());
+      if (refused == peer.refused.end()) {
+        ps->add_pending_to(peer.name);
+      } else {
+        ps->add_refused_by(peer.name);
+        if (!refused->second.empty()) ps->add_problems(peer.name + ": " + refused->second);
+      }
+    }
+    ps->set_state(PathState(*v, ps->pending_to_size(), ps->refused_by_size()));
+    if (StateBlocksSync(ps->state())) in_sync = false;
+    auto last = input.last_action.find(entry->path);
+    if (last != input.last_action.end()) *ps->mutable_last_action() = last->second;
+    if (input.actions_running.count(entry->path)) ps->mutable_last_action()->set_running(true);
+  }
+  for (const std::string& p : input.problems) reply.add_problems(p);
+  reply.set_in_sync(in_sync);
+  return reply;
+}
+
+}  // namespace syncr

@@ -1,0 +1,45 @@
+// Status: builds the reply of `syncr status` from snapshots of the rooms,
+// as a pure function. It owns the one rule of what "in sync" means
+// (SPEC 10): every synced path on every peer, no conflict, nothing refused,
+// no problem. It reads nothing itself, so the rule is unit-tested without a
+// daemon. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "net/proto/syncr.pb.h"
+
+namespace syncr {
+
+/// What one outgoing peer link looks like at the moment of the request.
+struct PeerSnapshot {
+  std::string name;
+  bool connected = false;
+  std::string state;  ///< the link's state machine, e.g. "up", "handshake"
+  int64_t since_ns = 0;
+  std::string last_error;
+  std::string transport;
+  std::map<std::string, wire::VersionVector> has;  ///< what the peer is known to hold
+  std::map<std::string, std::string> refused;      ///< path -> why it will not take it
+};
+
+struct StatusInput {
+  std::string node;
+  int64_t started_ns = 0;
+  std::vector<wire::Version> files;  ///< every stored version
+  std::vector<PeerSnapshot> peers;
+  std::map<std::string, wire::ActionResult> last_action;  ///< by sync entry
+  std::set<std::string> actions_running;                  ///< sync entries
+  std::vector<std::string> problems;                      ///< node-wide, with remedy
+};
+
+/// The reply; `config` says which stored paths are still synced (rows of
+/// entries removed by a reload are history, not state).
+wire::StatusReply BuildStatus(const Config& config, const StatusInput& input);
+
+}  // namespace syncr

@@ -1,0 +1,264 @@
+#include "sync/replica.h"
+
+#include <algorithm>
+
+#include "common/util.h"
+#include "engine/path_policy.h"
+#include "engine/plan.h"
+#include "engine/version_vector.h"
+
+namespace syncr {
+namespace {
+
+// A refusal (this node does not sync the path as the peer thinks) is never
+// retried by the sender; any other failure is.
+bool IsRefusal(const Status& s) { return s.ToString().rfind("refused path", 0) == 0; }
+
+}  // namespace
+
+Replica::Replica(const Config& config, StateStore& store, Journal& journal, ChangeFeed& feed,
+                 Listener listener)
+    : config_(config),
+      store_(store),
+      journal_(journal),
+      feed_(feed),
+      listener_(std::move(listener)),
+      // Everything written for a synced path goes through the confined disk:
+      // below the directory that holds each entry, no symlink is followed.
+      disk_(NewConfinedDisk(ConfinementBases())),
+      backups_(std::make_unique<BackupStore>(config_, *disk_, store_)),
+      node_(std::make_unique<Node>(config_, *disk_, store_, *backups_)) {
+  node_->SetWatching({
+      [this](const std::string& disk_dir) { return feed_.IsWatched(disk_dir); },
+      // Watched before anything is written into it; its own IN_CREATE then
+      // scans it for whatever came before the watch.
+      [this](const std::string& path) { feed_.WatchTree(path); },
+  });
+}
+
+std::vector<std::string> Replica::ConfinementBases() const {
+  std::vector<std::string> bases;
+  for (const SyncEntry& entry : config_.sync) {
+    bases.push_back(config_.DiskPath(DirName(entry.path)));
+  }
+  return bases;
+}
+
+void Replica::Reconfine() { disk_->SetConfinement(ConfinementBases()); }
+
+void Replica::RemoveStaleTemps(const SyncEntry& entry) {
+  const std::string dir = DirName(config_.DiskPath(entry.path));
+  Result<std::vector<std::pair<std::string, FileType>>> names = disk_->List(dir);
+  if (!names.ok()) return;
+  const std::string prefix = ".syncr-" + BaseName(entry.path) + ".";
+  for (const auto& [name, type] : *names) {
+    if (type == FileType::kFile && IsSyncrTempName(name) && name.rfind(prefix, 0) == 0) {
+      disk_->Remove(dir + "/" + name);
+    }
+  }
+}
+
+// What the very first scan finds is the baseline, not a change: no actions
+// (installing Syncr on a running pair must not restart every service).
+void Replica::ScanAtStart() {
+  starting_ = true;
+  ++scanning_;
+  {
+    StateStore::Batch batch(store_);
+    for (const SyncEntry& entry : config_.sync) {
+      if (node_->ForgetIfMissingAtStart(entry.path)) {
+        journal_.Note(
+            entry.path, spdlog::level::warn,
+            entry.path + " is missing at start: not taken as a deletion; catch-up will restore it");
+        continue;
+      }
+      ScanTree(entry.path, true);
+    }
+  }
+  ScanDone();
+  starting_ = false;
+  if (baseline_paths_ > 0) {
+    journal_.Note("", spdlog::level::info,
+                  "first scan: recorded " + std::to_string(baseline_paths_) +
+                      " paths as they are (no actions run for them)");
+  }
+}
+
+void Replica::ScanAll() {
+  spdlog::debug("scanning every synced path");
+  node_->ForgetStats();
+  ++scanning_;
+  {
+    StateStore::Batch batch(store_);
+    for (const SyncEntry& entry : config_.sync) ScanTree(entry.path, true);
+  }
+  ScanDone();
+}
+
+// A scan's new versions go into one transaction, and what it queued for
+// the peers is sent once that has committed: a version is never on the
+// wire before it is in the store (a crash in between would make the next
+// start give the same vector to other content).
+void Replica::ScanDone() {
+  if (--scanning_ > 0) return;
+  listener_.committed();
+}
+
+// New directories are watched before they are listed, so a file created
+// in them meanwhile is seen by the listing or by its own event. Creations
+// go parents first, deletions children first, so that a peer applying them
+// in order never meets a missing parent or a non-empty directory it is
+// told to remove.
+void Replica::ScanTree(const std::string& path, bool recursive) {
+  ++scanning_;
+  {
+    StateStore::Batch batch(store_);
+    Disk::Hold hold(*disk_);
+    ScanTreeNow(path, recursive);
+  }
+  ScanDone();
+}
+
+void Replica::ScanTreeNow(const std::string& path, bool recursive) {
+  Result<FileInfo> info = disk_->Lstat(config_.DiskPath(path));
+  const bool is_dir = info.ok() && info->type == FileType::kDirectory;
+  if (is_dir && !recursive) {
+    ScanNow(path);
+    return;
+  }
+  std::set<std::string> seen;
+  if (is_dir) ScanTreeInto(path, &seen);
+  std::vector<wire::Version> below = store_.FilesUnder(path);
+  for (auto it = below.rbegin(); it != below.rend(); ++it) {
+    if (seen.count(it->path()) || it->kind() == wire::KIND_DELETED ||
+        it->kind() == wire::KIND_NONE) {
+      continue;
+    }
+    ScanNow(it->path());  // gone from disk: a tombstone
+  }
+  if (!is_dir) ScanNow(path);
+}
+
+void Replica::ScanTreeInto(const std::string& path, std::set<std::string>* seen) {
+  seen->insert(path);
+  ScanNow(path);
+  feed_.WatchTree(path);
+  Result<std::vector<std::pair<std::string, FileType>>> names = disk_->List(config_.DiskPath(path));
+  if (!names.ok()) {
+    journal_.Note(path, spdlog::level::warn,
+                  "cannot list " + path + ": " + names.status().ToString());
+    return;
+  }
+  std::sort(names->begin(), names->end());
+  for (const auto& [name, type] : *names) {
+    const std::string child = path + "/" + name;
+    if (IsSyncrTempName(name) && type == FileType::kFile && starting_) {
+      // Left by a daemon killed mid-write: never a file anybody wants.
+      disk_->Remove(config_.DiskPath(child));
+      continue;
+    }
+    if (IsNotSynced(config_, child)) continue;
+    if (type == FileType::kOther) {
+      if (seen->insert(child).second) {
+        spdlog::info("skipping {}: devices, fifos and sockets are not synced", child);
+      }
+      continue;
+    }
+    if (type == FileType::kDirectory) {
+      ScanTreeInto(child, seen);
+      continue;
+    }
+    seen->insert(child);
+    bool writer_open = false;
+    ScanNow(child, &writer_open);
+    if (writer_open) {
+      // Found by listing (say, in a directory made a moment ago) while a
+      // writer still has it open: no event told us of that writer, so wait
+      // as for one (its close-write, now watched, ends the wait) rather
+      // than send what it has written so far.
+      if (starting_) start_deferred_.insert(child);
+      feed_.AwaitWriter(child);
+    }
+  }
+}
+
+void Replica::ScanNow(const std::string& path, bool* writer_open) {
+  Result<std::optional<Change>> change = node_->ScanLocal(path, writer_open);
+  if (!change.ok()) {
+    journal_.Note(path, spdlog::level::warn,
+                  "cannot read " + path + ": " + change.status().ToString());
+    return;
+  }
+  if (*change) OnLocalChange(**change);
+}
+
+void Replica::OnLocalChange(const Change& change) {
+  const wire::Version& v = change.version;
+  if (change.first_seen && (starting_ || start_deferred_.erase(v.path()))) {
+    // The baseline of the first scan (a file put off because it was being
+    // written is still part of it): counted, logged once at the end.
+    ++baseline_paths_;
+    listener_.local_change(change, true);
+    return;
+  }
+  journal_.Note(v.path(), spdlog::level::info,
+                "local change " + change.event + " " + v.path() + " version " + ToString(v.vv()) +
+                    " hash " + ShortHash(v.hash()));
+  listener_.local_change(change, false);
+}
+
+std::vector<Replica::Outcome> Replica::Apply(const std::string& peer,
+                                             const std::vector<const wire::Update*>& updates,
+                                             wire::Have* have) {
+  // Hear of local edits first: a path with an event waiting must not be
+  // judged by a stat the event makes stale (see Node::Watching).
+  feed_.Drain();
+  std::vector<Outcome> outcomes;
+  std::vector<const wire::Update*> allowed;
+  for (const wire::Update* update : updates) {
+    Status s = CheckSyncedPath(config_, update->version().path());
+    if (!s.ok()) {
+      journal_.Note("", spdlog::level::warn, "from " + peer + ": " + s.ToString());
+      outcomes.push_back({update->version().path(), s, true, {}});
+      continue;
+    }
+    allowed.push_back(update);
+  }
+  OrderForApply(&allowed);
+  // ApplyBatch commits what it wrote before returning; the peer knowledge
+  // and events below go in one more transaction, before any ack is sent.
+  std::vector<Result<ApplyOutcome>> results = node_->ApplyBatch(allowed);
+  StateStore::Batch batch(store_);
+  for (size_t i = 0; i < allowed.size(); ++i) {
+    const wire::Version& remote = allowed[i]->version();
+    Result<ApplyOutcome>& result = results[i];
+    if (!result.ok()) {
+      journal_.Note(
+          remote.path(), spdlog::level::err,
+          "cannot apply " + remote.path() + " from " + peer + ": " + result.status().ToString());
+      outcomes.push_back({remote.path(), result.status(), IsRefusal(result.status()), {}});
+      continue;
+    }
+    outcomes.push_back({remote.path(), Status(), false, result->now_have});
+    wire::Version* held = have->add_versions();
+    held->set_path(remote.path());
+    *held->mutable_vv() = result->now_have;
+    // The sender holds what it sent: never push it back (no echo).
+    std::optional<wire::VersionVector> had = store_.GetPeerHas(peer, remote.path());
+    store_.PutPeerHas(peer, remote.path(), had ? Merge(*had, remote.vv()) : remote.vv());
+
+    if (result->own_rename) feed_.ExpectOwnRename(remote.path());
+    if (result->local_first) OnLocalChange(*result->local_first);
+    if (!result->note.empty()) journal_.Note(remote.path(), spdlog::level::warn, result->note);
+    if (result->applied) {
+      const wire::Version& v = result->applied->version;
+      journal_.Note(v.path(), spdlog::level::info,
+                    "applied " + result->applied->event + " " + v.path() + " from " + peer +
+                        " version " + ToString(v.vv()) + " hash " + ShortHash(v.hash()));
+      listener_.applied(*result->applied, peer);
+    }
+  }
+  return outcomes;
+}
+
+}  // namespace syncr
