@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 bash scripts/format-check.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNCR_WERROR=ON
 cmake --build build -j"$(nproc)"
 ctest --test-dir build --output-on-failure -j2
 # The Debian package: built every time; installed and run on CI machines.
@@ -20,7 +20,7 @@ fi
 # libFuzzer on the frame decoder and the config parser (docs/security.md).
 bash scripts/fuzz.sh "${SYNCR_FUZZ_SECONDS:-60}"
 if [ "${SYNCR_SKIP_SANITIZERS:-0}" != 1 ]; then
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSYNCR_SANITIZE=ON
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSYNCR_SANITIZE=ON -DSYNCR_WERROR=ON
   cmake --build build-asan -j"$(nproc)"
   # Sanitized daemons are slower: the integration tests wait three times longer.
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 SYNCR_TEST_TIMEOUT_SCALE=3 \
