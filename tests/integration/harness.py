@@ -421,7 +421,8 @@ class Cluster:
     def exec_command(self, peer: str) -> str:
         return f"{shlex.quote(self.bin)} connect --socket {shlex.quote(self.nodes[peer].sock)}"
 
-    def config_text(self, node: str) -> str:
+    def config_text(self, node: str, drop_peers=()) -> str:
+        """node's config; the peers named in drop_peers are left out."""
         n = self.nodes[node]
         lines = ["[node]",
                  f"name = {toml_value(node)}",
@@ -434,7 +435,7 @@ class Cluster:
         if extra:
             lines.append(extra.rstrip("\n"))
         for p in self.names:
-            if p == node:
+            if p == node or p in drop_peers:
                 continue
             keys = (self.peer_transport(node, p) if self.peer_transport
                     else {"exec": self.exec_command(p)})
@@ -459,9 +460,9 @@ class Cluster:
             lines += ["", extra.rstrip("\n")]
         return "\n".join(lines) + "\n"
 
-    def write_config(self, node: str) -> None:
+    def write_config(self, node: str, drop_peers=()) -> None:
         with open(self.nodes[node].config, "w") as f:
-            f.write(self.config_text(node))
+            f.write(self.config_text(node, drop_peers=drop_peers))
 
     # ---- paths and files
 
@@ -550,6 +551,20 @@ class Cluster:
                                  + self.diagnostics())
         kill_tree(n.proc)  # whatever it left in its session
         return rc
+
+    def freeze(self, node: str) -> None:
+        """SIGSTOP the daemon process alone (not its `syncr connect` children):
+        a peer that stops answering without closing anything."""
+        os.kill(self.pid(node), signal.SIGSTOP)
+
+    def thaw(self, node: str) -> None:
+        """SIGCONT the daemon; safe as a cleanup (no error if it is gone)."""
+        n = self.nodes[node]
+        if n.proc is not None and n.proc.poll() is None:
+            try:
+                os.kill(n.proc.pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
 
     def kill(self, node: str) -> None:
         n = self.nodes[node]
