@@ -55,6 +55,11 @@ Result<wire::ControlReply> SendControl(const std::string& socket_path,
   if (!WriteAll(fd->get(), bytes.data(), bytes.size())) {
     return Status::Sys("write", socket_path, errno);
   }
+  // A daemon that is frozen or wedged must not hang the CLI (or a
+  // monitoring check) for ever. Its own waits end sooner (a fetch after
+  // Control::kFetchTimeoutMs), so this only fires when it cannot answer.
+  timeval limit{kControlTimeoutS, 0};
+  setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
   FrameDecoder decoder(256u << 20);
   char buf[65536];
   while (true) {
@@ -69,6 +74,11 @@ Result<wire::ControlReply> SendControl(const std::string& socket_path,
       return Status::Error("daemon reply: " + decoder.error());
     ssize_t n = read(fd->get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return Status::Error("the daemon at " + socket_path + " did not answer within " +
+                           std::to_string(kControlTimeoutS) +
+                           " s (is it stopped or stuck? see journalctl -u syncr)");
+    }
     if (n <= 0) return Status::Error("the daemon at " + socket_path + " closed without a reply");
     decoder.Feed(std::string_view(buf, static_cast<size_t>(n)));
   }

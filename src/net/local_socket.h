@@ -14,7 +14,11 @@ namespace syncr {
 /// daemon running, do you have access).
 Result<UniqueFd> ConnectLocal(const std::string& socket_path);
 
-/// Sends one control request and waits for the reply.
+/// How long the CLI waits for its daemon's answer.
+constexpr int kControlTimeoutS = 30;
+
+/// Sends one control request and waits for the reply, at most
+/// kControlTimeoutS.
 Result<wire::ControlReply> SendControl(const std::string& socket_path,
                                        const wire::ControlRequest& request);
 
