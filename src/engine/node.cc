@@ -191,11 +191,12 @@ Status Node::WriteToDisk(const wire::Update& update, const wire::Version* local,
         return disk_.SetMeta(disk_path, meta);
       }
       if (update.content().size() > config_.limits.max_file_bytes) {
-        return Status::Error(remote.path() + ": " + std::to_string(update.content().size()) +
-                             " bytes is more than max_file_bytes");
+        return Status::TooBig(remote.path(), update.content().size(),
+                              config_.limits.max_file_bytes);
       }
       if (Sha256(update.content()) != remote.hash()) {
-        return Status::Error(remote.path() + ": content does not match its hash");
+        return Status::WithCode(Code::kCorrupt, remote.path() + ": content does not match its hash",
+                                remote.path());
       }
       return disk_.ReplaceFile(disk_path, update.content(), meta);
     }
@@ -206,7 +207,8 @@ Status Node::WriteToDisk(const wire::Update& update, const wire::Version* local,
     }
     case wire::KIND_SYMLINK:
       if (Sha256(remote.link_target()) != remote.hash()) {
-        return Status::Error(remote.path() + ": link target does not match its hash");
+        return Status::WithCode(
+            Code::kCorrupt, remote.path() + ": link target does not match its hash", remote.path());
       }
       return disk_.ReplaceSymlink(disk_path, remote.link_target(), meta);
     case wire::KIND_DELETED: {
@@ -220,8 +222,10 @@ Status Node::WriteToDisk(const wire::Update& update, const wire::Version* local,
         if (!left.ok()) return left.status();
         for (const auto& [child, type] : *left) {
           if (!IsNotSynced(config_, remote.path() + "/" + child)) {
-            return Status::Error(remote.path() + " still holds " + child +
-                                 ": its deletion has not arrived yet");
+            return Status::WithCode(
+                Code::kBusy,
+                remote.path() + " still holds " + child + ": its deletion has not arrived yet",
+                remote.path());
           }
         }
         return Status();
@@ -263,8 +267,8 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
     Result<FileInfo> root = disk_.Lstat(config_.DiskPath(entry->path));
     if (!root.ok()) return root.status();
     if (root->type != FileType::kDirectory) {
-      return Status::Error("refused path " + path + ": " + entry->path +
-                           " is not a directory on this node");
+      return Status::Refused("refused path " + path + ": " + entry->path +
+                             " is not a directory on this node");
     }
     batch_directory_entries_.insert(entry->path);
   }
@@ -340,11 +344,10 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
       !(local && local->kind() == wire::KIND_FILE && local->hash() == remote.hash());
   if (rewrite) {
     if (update.content().size() > config_.limits.max_file_bytes) {
-      return Status::Error(path + ": " + std::to_string(update.content().size()) +
-                           " bytes is more than max_file_bytes");
+      return Status::TooBig(path, update.content().size(), config_.limits.max_file_bytes);
     }
     if (Sha256(update.content()) != remote.hash()) {
-      return Status::Error(path + ": content does not match its hash");
+      return Status::WithCode(Code::kCorrupt, path + ": content does not match its hash", path);
     }
     const WriteMeta meta = MetaFor(remote);
     Result<std::string> temp =
@@ -520,8 +523,10 @@ Result<std::string> Node::ContentFor(const wire::Version& version) {
   if (obs.ok() && obs->kind == wire::KIND_FILE && obs->hash == version.hash()) return content;
   Result<std::string> kept = backups_.Content(version.path(), 1);
   if (kept.ok() && Sha256(*kept) == version.hash()) return kept;
-  return Status::Error(version.path() + ": the content of version " + ToString(version.vv()) +
-                       " is neither on disk nor in the backups");
+  return Status::WithCode(Code::kNotFound,
+                          version.path() + ": the content of version " + ToString(version.vv()) +
+                              " is neither on disk nor in the backups",
+                          version.path());
 }
 
 std::string Node::LostContentFor(const wire::Version& version) {
@@ -548,8 +553,10 @@ Result<Change> Node::Resolve(const std::string& path, const std::string& take) {
       if (gens[i].conflict && gens[i].origin == take) n = static_cast<int>(i) + 1;
     }
     if (n == 0) {
-      return Status::Error(path + ": no kept conflict version from " + take +
-                           " (see syncr history " + path + ")");
+      return Status::WithCode(
+          Code::kNotFound,
+          path + ": no kept conflict version from " + take + " (see syncr history " + path + ")",
+          path);
     }
     Result<std::string> content = backups_.Content(path, n);
     if (!content.ok()) return content.status();
