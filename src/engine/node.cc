@@ -556,6 +556,14 @@ Result<std::string> Node::ContentFor(const wire::Version& version) {
   if (obs.ok() && obs->kind == wire::KIND_FILE && obs->hash == version.hash()) return content;
   Result<std::string> kept = backups_.Content(version.path(), 1);
   if (kept.ok() && Sha256(*kept) == version.hash()) return kept;
+  if (!obs.ok()) {
+    // Not "gone": the disk could not be read, and say why.
+    return Status::WithCode(
+        obs.status().code(),
+        version.path() + ": the content of version " + ToString(version.vv()) +
+            " is not in the backups, and the disk says: " + obs.status().ToString(),
+        version.path());
+  }
   return Status::WithCode(Code::kNotFound,
                           version.path() + ": the content of version " + ToString(version.vv()) +
                               " is neither on disk nor in the backups",

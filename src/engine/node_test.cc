@@ -650,6 +650,20 @@ TEST_F(NodeTest, ScanOfAPathThatCannotBeReadIsAnErrorNotADeletion) {
   EXPECT_EQ(StoredBytes(), stored_before);
 }
 
+// The content to send: a disk that cannot be read is reported as such, not
+// as content that is gone.
+TEST_F(NodeTest, ContentForAnUnreadableFileSaysWhy) {
+  wire::Version v = a_->Edit("one\n");
+  v.set_hash(Sha256("not what the backups hold\n"));
+  a_->disk.fail_read_of = a_->DiskPath();
+  Result<std::string> content = a_->node->ContentFor(v);
+  ASSERT_FALSE(content.ok());
+  EXPECT_EQ(content.status().code(), Code::kIO) << content.status().ToString();
+  a_->disk.fail_read_of.clear();
+  std::filesystem::remove(a_->DiskPath());
+  EXPECT_EQ(a_->node->ContentFor(v).status().code(), Code::kNotFound);
+}
+
 // The version and its backup generation go together: when the store cannot
 // take them the stored version stays as it was, and the store says why.
 TEST_F(NodeTest, ScanWhoseStoreWriteFailsLeavesTheStoredVersion) {
