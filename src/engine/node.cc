@@ -75,14 +75,15 @@ bool Node::StatUnchanged(const std::string& path, const Result<FileInfo>& quick)
 Result<std::optional<Change>> Node::ScanLocal(const std::string& path, bool* writer_open) {
   const std::string disk_path = config_.DiskPath(path);
   Result<FileInfo> quick = disk_.Lstat(disk_path);
+  if (!quick.ok()) return quick.status();  // cannot look: an error, never a deletion
   if (StatUnchanged(path, quick)) return std::optional<Change>();
-  if (writer_open && quick.ok() && quick->type == FileType::kFile &&
-      disk_.OpenForWriting(disk_path)) {
+  if (writer_open && quick->type == FileType::kFile && disk_.OpenForWriting(disk_path)) {
     *writer_open = true;
     return std::optional<Change>();
   }
-  std::optional<wire::Version> stored = store_.GetFile(path);
-  return ScanLocalWith(path, quick, &stored);
+  Result<std::optional<wire::Version>> stored = store_.FindFile(path);
+  if (!stored.ok()) return stored.status();  // unreadable is not "never seen"
+  return ScanLocalWith(path, quick, &*stored);
 }
 
 Result<std::optional<Change>> Node::ScanLocalWith(const std::string& path,
@@ -134,10 +135,17 @@ Result<std::optional<Change>> Node::ScanLocalWith(const std::string& path,
     }
   }
 
+  // The version and its backup generation (generation 1 is always the
+  // current content) are recorded together or not at all; then the next
+  // scan finds the change again.
   StateStore::Batch batch(store_);
-  if (Status s = store_.PutFile(v); !s.ok()) return s;
-  if (v.kind() == wire::KIND_FILE) {
-    if (Status s = backups_.Record(v, content, false); !s.ok()) return s;
+  Status s = store_.PutFile(v);
+  if (s.ok() && v.kind() == wire::KIND_FILE) s = backups_.Record(v, content, false);
+  if (s.ok()) s = batch.Commit();
+  if (!s.ok()) {
+    batch.Rollback();
+    if (!store_.healthy()) ForgetStats();  // what they confirmed was rolled back too
+    return s;
   }
   Change change{v, EventName(before, v), !stored};
   stored = std::move(v);
@@ -191,11 +199,12 @@ Status Node::WriteToDisk(const wire::Update& update, const wire::Version* local,
         return disk_.SetMeta(disk_path, meta);
       }
       if (update.content().size() > config_.limits.max_file_bytes) {
-        return Status::Error(remote.path() + ": " + std::to_string(update.content().size()) +
-                             " bytes is more than max_file_bytes");
+        return Status::TooBig(remote.path(), update.content().size(),
+                              config_.limits.max_file_bytes);
       }
       if (Sha256(update.content()) != remote.hash()) {
-        return Status::Error(remote.path() + ": content does not match its hash");
+        return Status::WithCode(Code::kCorrupt, remote.path() + ": content does not match its hash",
+                                remote.path());
       }
       return disk_.ReplaceFile(disk_path, update.content(), meta);
     }
@@ -206,12 +215,16 @@ Status Node::WriteToDisk(const wire::Update& update, const wire::Version* local,
     }
     case wire::KIND_SYMLINK:
       if (Sha256(remote.link_target()) != remote.hash()) {
-        return Status::Error(remote.path() + ": link target does not match its hash");
+        return Status::WithCode(
+            Code::kCorrupt, remote.path() + ": link target does not match its hash", remote.path());
       }
       return disk_.ReplaceSymlink(disk_path, remote.link_target(), meta);
     case wire::KIND_DELETED: {
-      Result<Snapshot> there = disk_.Observe(disk_path, 0);
-      if (there.ok() && there->info.type == FileType::kDirectory) {
+      // What is there decides how to remove it; a failure to look is an
+      // error, not "no directory there".
+      Result<FileInfo> there = disk_.Lstat(disk_path);
+      if (!there.ok()) return there.status();
+      if (there->type == FileType::kDirectory) {
         Status s = disk_.RemoveDirectory(disk_path);
         if (s.ok() || s.err() != ENOTEMPTY) return s;
         // Excluded or unsynced files keep a deleted directory alive here;
@@ -220,8 +233,10 @@ Status Node::WriteToDisk(const wire::Update& update, const wire::Version* local,
         if (!left.ok()) return left.status();
         for (const auto& [child, type] : *left) {
           if (!IsNotSynced(config_, remote.path() + "/" + child)) {
-            return Status::Error(remote.path() + " still holds " + child +
-                                 ": its deletion has not arrived yet");
+            return Status::WithCode(
+                Code::kBusy,
+                remote.path() + " still holds " + child + ": its deletion has not arrived yet",
+                remote.path());
           }
         }
         return Status();
@@ -263,15 +278,17 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
     Result<FileInfo> root = disk_.Lstat(config_.DiskPath(entry->path));
     if (!root.ok()) return root.status();
     if (root->type != FileType::kDirectory) {
-      return Status::Error("refused path " + path + ": " + entry->path +
-                           " is not a directory on this node");
+      return Status::Refused("refused path " + path + ": " + entry->path +
+                             " is not a directory on this node");
     }
     batch_directory_entries_.insert(entry->path);
   }
 
   // Look at the disk first: a local edit still settling must become a
   // version before we decide, or the write below would destroy it.
-  std::optional<wire::Version> stored = store_.GetFile(path);
+  Result<std::optional<wire::Version>> found = store_.FindFile(path);
+  if (!found.ok()) return found.status();
+  std::optional<wire::Version> stored = std::move(*found);
   Result<FileInfo> quick = disk_.Lstat(config_.DiskPath(path));
   if (!StatUnchanged(path, quick)) {
     Result<std::optional<Change>> first = ScanLocalWith(path, quick, &stored);
@@ -340,11 +357,10 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
       !(local && local->kind() == wire::KIND_FILE && local->hash() == remote.hash());
   if (rewrite) {
     if (update.content().size() > config_.limits.max_file_bytes) {
-      return Status::Error(path + ": " + std::to_string(update.content().size()) +
-                           " bytes is more than max_file_bytes");
+      return Status::TooBig(path, update.content().size(), config_.limits.max_file_bytes);
     }
     if (Sha256(update.content()) != remote.hash()) {
-      return Status::Error(path + ": content does not match its hash");
+      return Status::WithCode(Code::kCorrupt, path + ": content does not match its hash", path);
     }
     const WriteMeta meta = MetaFor(remote);
     Result<std::string> temp =
@@ -381,13 +397,30 @@ std::vector<Result<ApplyOutcome>> Node::ApplyBatch(
       stat_cache_.erase(updates[i]->version().path());
     }
     std::optional<PendingApply> write;
+    // A decision that fails halfway (a conflict's loser kept, the version
+    // not) leaves nothing of itself.
+    StateStore::Batch one(store_);
     results.push_back(Decide(*updates[i], &write));
+    if (results.back().ok()) {
+      one.Commit();
+    } else {
+      one.Rollback();
+    }
     if (write) {
       write->index = i;
       pending.push_back(std::move(*write));
     }
   }
   FinishBatch(&pending, &results);
+  // Nothing is acknowledged that is not in the store: a failed commit, or a
+  // write that failed the store meanwhile (rolling the whole transaction
+  // back), fails every update of the batch.
+  if (Status s = transaction.Commit(); !s.ok()) {
+    for (Result<ApplyOutcome>& result : results) {
+      if (result.ok()) result = s;
+    }
+    ForgetStats();  // the stats it trusted belong to versions that are not stored
+  }
   return results;
 }
 
@@ -433,10 +466,13 @@ void Node::FinishBatch(std::vector<PendingApply>* pending,
   for (PendingApply& p : *pending) {
     Result<ApplyOutcome>& result = (*results)[p.index];
     if (!result.ok()) continue;
+    StateStore::Batch one(store_);  // the version with its backups, or nothing
     if (Status s = Record(p, &*result); !s.ok()) {
+      one.Rollback();
       result = s;
       continue;
     }
+    one.Commit();
     // The file we renamed into place is ours to trust by the stat taken
     // right after the rename, only where the daemon sees every later change
     // to it: then a user's write, even one between our rename and that stat,
@@ -465,7 +501,7 @@ Status Node::Record(PendingApply& p, ApplyOutcome* out) {
   if (we_lost) {
     std::vector<Generation> gens = store_.Generations(remote.path());
     if (!gens.empty() && gens.front().hash == local->hash()) {
-      store_.MarkGenerationConflict(gens.front().id, true);
+      if (Status s = store_.MarkGenerationConflict(gens.front().id, true); !s.ok()) return s;
     }
   }
   // A conflict we did not take part in: keep the losing content too, so it
@@ -520,8 +556,18 @@ Result<std::string> Node::ContentFor(const wire::Version& version) {
   if (obs.ok() && obs->kind == wire::KIND_FILE && obs->hash == version.hash()) return content;
   Result<std::string> kept = backups_.Content(version.path(), 1);
   if (kept.ok() && Sha256(*kept) == version.hash()) return kept;
-  return Status::Error(version.path() + ": the content of version " + ToString(version.vv()) +
-                       " is neither on disk nor in the backups");
+  if (!obs.ok()) {
+    // Not "gone": the disk could not be read, and say why.
+    return Status::WithCode(
+        obs.status().code(),
+        version.path() + ": the content of version " + ToString(version.vv()) +
+            " is not in the backups, and the disk says: " + obs.status().ToString(),
+        version.path());
+  }
+  return Status::WithCode(Code::kNotFound,
+                          version.path() + ": the content of version " + ToString(version.vv()) +
+                              " is neither on disk nor in the backups",
+                          version.path());
 }
 
 std::string Node::LostContentFor(const wire::Version& version) {
@@ -530,7 +576,9 @@ std::string Node::LostContentFor(const wire::Version& version) {
 }
 
 Result<Change> Node::Resolve(const std::string& path, const std::string& take) {
-  std::optional<wire::Version> stored = store_.GetFile(path);
+  Result<std::optional<wire::Version>> found = store_.FindFile(path);
+  if (!found.ok()) return found.status();
+  const std::optional<wire::Version>& stored = *found;
   if (!stored || !stored->conflict()) return Status::Error("no conflict to resolve on " + path);
   wire::Version v = *stored;
   Bump(v.mutable_vv(), name());
@@ -540,7 +588,7 @@ Result<Change> Node::Resolve(const std::string& path, const std::string& take) {
   v.set_origin(name());
   v.set_change_ns(WallNs());
   std::string event = "metadata";
-  StateStore::Batch batch(store_);
+  std::optional<std::string> restored;  // the content put back, kept as generation 1
   if (!take.empty() && take != stored->origin()) {
     std::vector<Generation> gens = store_.Generations(path);
     int n = 0;
@@ -548,8 +596,10 @@ Result<Change> Node::Resolve(const std::string& path, const std::string& take) {
       if (gens[i].conflict && gens[i].origin == take) n = static_cast<int>(i) + 1;
     }
     if (n == 0) {
-      return Status::Error(path + ": no kept conflict version from " + take +
-                           " (see syncr history " + path + ")");
+      return Status::WithCode(
+          Code::kNotFound,
+          path + ": no kept conflict version from " + take + " (see syncr history " + path + ")",
+          path);
     }
     Result<std::string> content = backups_.Content(path, n);
     if (!content.ok()) return content.status();
@@ -563,23 +613,33 @@ Result<Change> Node::Resolve(const std::string& path, const std::string& take) {
     v.mutable_meta()->set_mtime_ns(meta.mtime_ns);
     v.mutable_meta()->set_uid(meta.uid.value_or(geteuid()));
     v.mutable_meta()->set_gid(meta.gid.value_or(getegid()));
-    if (Status s = backups_.Record(v, *content, false); !s.ok()) return s;
+    restored = std::move(*content);
     event = "modified";
   }
-  if (Status s = store_.PutFile(v); !s.ok()) return s;
+  // The version and its backup generation together, or neither.
+  StateStore::Batch batch(store_);
+  Status s = restored ? backups_.Record(v, *restored, false) : Status();
+  if (s.ok()) s = store_.PutFile(v);
+  if (s.ok()) s = batch.Commit();
+  if (!s.ok()) {
+    batch.Rollback();
+    return s;
+  }
   stat_cache_.erase(path);
   return Change{v, event};
 }
 
 bool Node::ForgetIfMissingAtStart(const std::string& path) {
-  std::optional<wire::Version> stored = store_.GetFile(path);
-  if (!Exists(stored ? &*stored : nullptr)) return false;
+  Result<std::optional<wire::Version>> stored = store_.FindFile(path);
+  if (!stored.ok() || !Exists(*stored ? &**stored : nullptr)) return false;
   Result<Observed> obs = ObserveDisk(path, nullptr);
   if (!obs.ok() || obs->kind != wire::KIND_NONE) return false;
   // Forget the row: catch-up from any peer then brings the file back.
   wire::Version forgotten;
   forgotten.set_path(path);
   forgotten.set_kind(wire::KIND_NONE);
+  // A failed write is the store's sticky error (logged there); the path is
+  // missing either way, and must not be taken for a deletion.
   store_.PutFile(forgotten);
   return true;
 }

@@ -46,7 +46,9 @@ class Node {
   const std::string& name() const { return config_.node.name; }
 
   /// Looks at `path` on disk; a real change becomes a new local version,
-  /// stored and backed up, and is returned. Unchanged: nullopt. With
+  /// stored and backed up (both or neither), and is returned. Unchanged:
+  /// nullopt. A path that cannot be looked at, or a stored version that
+  /// cannot be read, is an error: never a deletion or a new path. With
   /// `writer_open` set, a regular file that some process has open for
   /// writing (Disk::OpenForWriting) is not read yet: nullopt, and
   /// *writer_open becomes true.
@@ -75,7 +77,10 @@ class Node {
   Result<ApplyOutcome> ApplyRemote(const wire::Update& update);
 
   /// Applies several versions as one batch: the new file contents share one
-  /// filesystem sync and one database transaction. Results are in order.
+  /// filesystem sync and one database transaction, committed before it
+  /// returns. Results are in order. If that commit fails (or a write failed
+  /// the store meanwhile) every result is an error: nothing is acknowledged
+  /// that is not in the store. Call it outside any StateStore::Batch.
   std::vector<Result<ApplyOutcome>> ApplyBatch(const std::vector<const wire::Update*>& updates);
 
   /// The content to send for `version`: from disk if it still matches,

@@ -27,9 +27,16 @@ constexpr int64_t kRemoteMtime = 1'600'000'000'123'456'789;
 /// every write (`fail_write_of`), or only the final rename (`fail_rename_of`).
 class FaultyDisk : public Disk {
  public:
-  Result<FileInfo> Lstat(const std::string& path) override { return Real().Lstat(path); }
-  Result<Xattrs> GetXattrs(const std::string& path) override { return Real().GetXattrs(path); }
+  Result<FileInfo> Lstat(const std::string& path) override {
+    if (path == fail_read_of) return ReadFail(path);
+    return Real().Lstat(path);
+  }
+  Result<Xattrs> GetXattrs(const std::string& path) override {
+    if (path == fail_read_of) return ReadFail(path);
+    return Real().GetXattrs(path);
+  }
   Result<Snapshot> Observe(const std::string& path, uint64_t max_bytes) override {
+    if (path == fail_read_of) return ReadFail(path);
     return Real().Observe(path, max_bytes);
   }
   Status ReplaceFile(const std::string& path, std::string_view content,
@@ -80,12 +87,15 @@ class FaultyDisk : public Disk {
   std::string fail_replace_of;
   /// Disk path whose content can be staged but not renamed into place.
   std::string fail_rename_of;
+  /// Disk path that cannot be looked at (EIO): not missing, unreadable.
+  std::string fail_read_of;
   /// Runs right after a successful rename into place (a user racing us).
   std::function<void(const std::string& path)> after_commit;
 
  private:
   static Disk& Real() { return PosixDisk(); }
   static Status Fail(const std::string& path) { return Status::Sys("write", path, ENOSPC); }
+  static Status ReadFail(const std::string& path) { return Status::Sys("lstat", path, EIO); }
 };
 
 void WriteFile(const std::string& path, const std::string& content) {
@@ -107,9 +117,11 @@ struct TestNode {
     config.node.state_dir = dir + "/state-" + name;
     config.backup.generations = 3;
     std::filesystem::create_directories(config.node.root + "/etc");
+    SqliteConnections connections;
     Result<std::unique_ptr<StateStore>> opened = StateStore::Open(config.node.state_dir, false);
     EXPECT_TRUE(opened.ok()) << opened.status().ToString();
     if (opened.ok()) store = std::move(opened.value());
+    db = connections.last();
     backups = std::make_unique<BackupStore>(config, disk, *store);
     node = std::make_unique<Node>(config, disk, *store, *backups);
   }
@@ -139,6 +151,7 @@ struct TestNode {
   Config config;
   FaultyDisk disk;
   std::unique_ptr<StateStore> store;
+  sqlite3* db = nullptr;  // the store's own connection, to make it fail
   std::unique_ptr<BackupStore> backups;
   std::unique_ptr<Node> node;
 };
@@ -623,6 +636,114 @@ TEST_F(NodeTest, WriteFailureOnNewPathLeavesNoFileAndNoVersion) {
   ASSERT_FALSE(out.ok());
   EXPECT_FALSE(std::filesystem::exists(a_->DiskPath()));
   EXPECT_FALSE(a_->store->GetFile(kPath).has_value());
+  EXPECT_TRUE(a_->store->Generations(kPath).empty());
+}
+
+// A file that cannot be looked at is an error, never a deletion.
+TEST_F(NodeTest, ScanOfAPathThatCannotBeReadIsAnErrorNotADeletion) {
+  a_->Edit("old\n");
+  const std::string stored_before = StoredBytes();
+  a_->disk.fail_read_of = a_->DiskPath();
+  Result<std::optional<Change>> scan = a_->node->ScanLocal(kPath);
+  ASSERT_FALSE(scan.ok());
+  EXPECT_EQ(scan.status().code(), Code::kIO);
+  EXPECT_EQ(StoredBytes(), stored_before);
+}
+
+// The content to send: a disk that cannot be read is reported as such, not
+// as content that is gone.
+TEST_F(NodeTest, ContentForAnUnreadableFileSaysWhy) {
+  wire::Version v = a_->Edit("one\n");
+  v.set_hash(Sha256("not what the backups hold\n"));
+  a_->disk.fail_read_of = a_->DiskPath();
+  Result<std::string> content = a_->node->ContentFor(v);
+  ASSERT_FALSE(content.ok());
+  EXPECT_EQ(content.status().code(), Code::kIO) << content.status().ToString();
+  a_->disk.fail_read_of.clear();
+  std::filesystem::remove(a_->DiskPath());
+  EXPECT_EQ(a_->node->ContentFor(v).status().code(), Code::kNotFound);
+}
+
+// The version and its backup generation go together: when the store cannot
+// take them the stored version stays as it was, and the store says why.
+TEST_F(NodeTest, ScanWhoseStoreWriteFailsLeavesTheStoredVersion) {
+  a_->Edit("old\n");
+  const std::string stored_before = StoredBytes();
+  const std::string gens_before = GenerationsDump();
+  ASSERT_TRUE(FillDatabase(a_->db));
+  WriteFile(a_->DiskPath(), std::string(100000, 'n'));  // kept inline: needs new pages
+  Result<std::optional<Change>> scan = a_->node->ScanLocal(kPath);
+  ASSERT_FALSE(scan.ok());
+  EXPECT_EQ(scan.status().code(), Code::kNoSpace) << scan.status().ToString();
+  EXPECT_EQ(a_->store->sticky_error(), scan.status());
+  EXPECT_EQ(StoredBytes(), stored_before);
+  EXPECT_EQ(GenerationsDump(), gens_before);
+}
+
+// A backup that fails for a reason of its own (the disk beside the file)
+// takes back the version it belonged to, and only that, even inside a
+// larger transaction such as the daemon's scan of a tree.
+TEST_F(NodeTest, ScanWhoseBackupFailsRecordsNothingOfThatVersion) {
+  a_->config.backup.beside = true;
+  a_->Edit("old\n");
+  const std::string stored_before = StoredBytes();
+  const std::string gens_before = GenerationsDump();
+  {
+    StateStore::Batch outer(*a_->store);
+    ASSERT_TRUE(a_->store->PutPeerHas("b", "/etc/other", VV({{"b", 1}})).ok());
+    a_->disk.fail_replace_of = a_->DiskPath() + ".1";
+    WriteFile(a_->DiskPath(), "new\n");
+    Result<std::optional<Change>> scan = a_->node->ScanLocal(kPath);
+    ASSERT_FALSE(scan.ok());
+    EXPECT_EQ(scan.status().code(), Code::kNoSpace);
+    EXPECT_EQ(StoredBytes(), stored_before);
+    EXPECT_EQ(GenerationsDump(), gens_before);
+    ASSERT_TRUE(outer.Commit().ok());
+  }
+  EXPECT_TRUE(a_->store->healthy());
+  EXPECT_TRUE(a_->store->GetPeerHas("b", "/etc/other").has_value()) << "the rest committed";
+  // Once the backup can be written, the next scan finds the change again.
+  a_->disk.fail_replace_of.clear();
+  Result<std::optional<Change>> again = a_->node->ScanLocal(kPath);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_TRUE(again->has_value());
+  EXPECT_EQ(ReadFile(a_->DiskPath() + ".1"), "new\n");
+}
+
+// Nothing is acknowledged that did not reach the store.
+TEST_F(NodeTest, ApplyBatchWhoseCommitFailsFailsEveryUpdate) {
+  wire::Update first = RemoteUpdate("one\n", VV({{"b", 1}}), 1);
+  wire::Update second = RemoteUpdate("two\n", VV({{"b", 1}}), 1);
+  second.mutable_version()->set_path("/etc/other.conf");
+  sqlite3_commit_hook(
+      a_->db, [](void*) { return 1; }, nullptr);
+  std::vector<Result<ApplyOutcome>> out = a_->node->ApplyBatch({&first, &second});
+  sqlite3_commit_hook(a_->db, nullptr, nullptr);
+  ASSERT_EQ(out.size(), 2u);
+  for (const Result<ApplyOutcome>& result : out) {
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status(), a_->store->sticky_error());
+  }
+  EXPECT_FALSE(a_->store->GetFile(kPath).has_value());
+  EXPECT_FALSE(a_->store->GetFile("/etc/other.conf").has_value());
+}
+
+// A write that fails the store in the middle of a batch rolls back the
+// updates before it too: they fail with it.
+TEST_F(NodeTest, ApplyBatchWithAStoreThatFailsMidwayFailsEveryUpdate) {
+  wire::Update small = RemoteUpdate("one\n", VV({{"b", 1}}), 1);
+  wire::Update large = RemoteUpdate(std::string(100000, 'x'), VV({{"b", 1}}), 1);
+  large.mutable_version()->set_path("/etc/large.conf");
+  ASSERT_TRUE(FillDatabase(a_->db));
+  std::vector<Result<ApplyOutcome>> out = a_->node->ApplyBatch({&small, &large});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_FALSE(a_->store->healthy());
+  for (const Result<ApplyOutcome>& result : out) {
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().code(), Code::kNoSpace) << result.status().ToString();
+  }
+  EXPECT_FALSE(a_->store->GetFile(kPath).has_value());
+  EXPECT_FALSE(a_->store->GetFile("/etc/large.conf").has_value());
   EXPECT_TRUE(a_->store->Generations(kPath).empty());
 }
 

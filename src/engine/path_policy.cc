@@ -70,16 +70,16 @@ bool IsNotSynced(const Config& config, const std::string& path) {
 
 Status CheckSyncedPath(const Config& config, const std::string& path) {
   if (!IsCleanPath(path)) {
-    return Status::Error("refused path '" + Printable(path) +
-                         "': not a clean absolute path (empty, '.' or '..' component, a control "
-                         "character, or too long)");
+    return Status::Refused("refused path '" + Printable(path) +
+                           "': not a clean absolute path (empty, '.' or '..' component, a control "
+                           "character, or too long)");
   }
   const SyncEntry* entry = config.FindEntry(path);
-  if (!entry) return Status::Error("refused path " + path + ": not synced by this node's config");
+  if (!entry) return Status::Refused("refused path " + path + ": not synced by this node's config");
   if (path != entry->path) {
     const std::string rel = path.substr(entry->path.size() + 1);
     if (IsExcludedPath(entry->exclude, rel)) {
-      return Status::Error("refused path " + path + ": excluded by " + entry->path);
+      return Status::Refused("refused path " + path + ": excluded by " + entry->path);
     }
   }
   return Status();

@@ -33,7 +33,7 @@ bool IsNotSynced(const Config& config, const std::string& path);
 std::string Printable(std::string_view s);
 
 /// Ok if `path` is clean, inside one of this node's sync entries and not
-/// excluded there; otherwise an error that says which rule refused it.
+/// excluded there; otherwise a kRefused error that says which rule refused it.
 Status CheckSyncedPath(const Config& config, const std::string& path);
 
 }  // namespace syncr

@@ -61,14 +61,17 @@ class Disk {
  public:
   virtual ~Disk() = default;
 
-  /// Lstat only. A missing path is ok with type kMissing.
+  /// Lstat only. A missing path (Code::kNotFound) is ok with type kMissing;
+  /// any other failure to look is an error, never kMissing.
   virtual Result<FileInfo> Lstat(const std::string& path) = 0;
 
-  /// The xattrs of a file or directory (none for others or where unsupported).
+  /// The xattrs of a file or directory (none for others or where unsupported;
+  /// a failure to read them is an error, not "none").
   virtual Result<Xattrs> GetXattrs(const std::string& path) = 0;
 
-  /// Lstat + content. A missing path is ok with type kMissing. Content larger
-  /// than `max_bytes` is an error naming the path and the limit.
+  /// Lstat + content. A missing path is ok with type kMissing; any other
+  /// failure (the content, the xattrs) is an error. Content larger than
+  /// `max_bytes` is a kTooBig error naming the path and the limit.
   virtual Result<Snapshot> Observe(const std::string& path, uint64_t max_bytes) = 0;
 
   /// Durably replaces `path` with `content` and `meta`: a reader sees the old
@@ -148,6 +151,8 @@ class Disk {
   }
 
   /// The names in a directory (not "." or ".."), with their types from lstat.
+  /// A name removed during the listing is left out; one that cannot be
+  /// stat'ed makes the listing an error (it must not look deleted).
   virtual Result<std::vector<std::pair<std::string, FileType>>> List(const std::string& dir) = 0;
 };
 

@@ -74,15 +74,18 @@ bool HasPrefix(const std::string& name, const std::vector<std::string>& prefixes
   return false;
 }
 
-// Every xattr of an open file or directory; none where unsupported.
-Xattrs ReadXattrs(int fd) {
+// Every xattr of an open file or directory; none where the filesystem has
+// none. A failure to read them is an error, not "no xattrs": taken for
+// absent, they would be removed on every peer.
+Result<Xattrs> ReadXattrs(int fd, const std::string& path) {
   Xattrs out;
   std::string names(1024, '\0');
   ssize_t n;
   while ((n = flistxattr(fd, names.data(), names.size())) < 0 && errno == ERANGE) {
     names.resize(names.size() * 4);
   }
-  if (n <= 0) return out;
+  if (n < 0 && errno == ENOTSUP) return out;
+  if (n < 0) return Status::Sys("listxattr", path, errno);
   for (size_t at = 0; at < static_cast<size_t>(n);) {
     const std::string name(names.data() + at);
     at += name.size() + 1;
@@ -91,7 +94,8 @@ Xattrs ReadXattrs(int fd) {
     while ((v = fgetxattr(fd, name.c_str(), value.data(), value.size())) < 0 && errno == ERANGE) {
       value.resize(value.size() * 4);
     }
-    if (v < 0) continue;
+    if (v < 0 && errno == ENODATA) continue;  // removed since the listing
+    if (v < 0) return Status::Sys("getxattr " + name, path, errno);
     value.resize(static_cast<size_t>(v));
     out.emplace_back(name, std::move(value));
   }
@@ -101,7 +105,9 @@ Xattrs ReadXattrs(int fd) {
 
 Status ApplyXattrs(int fd, const WriteMeta& meta, const std::string& path) {
   if (meta.xattr_prefixes.empty()) return Status();
-  for (const auto& [name, value] : ReadXattrs(fd)) {
+  Result<Xattrs> have = ReadXattrs(fd, path);
+  if (!have.ok()) return have.status();
+  for (const auto& [name, value] : *have) {
     if (!HasPrefix(name, meta.xattr_prefixes)) continue;
     bool wanted = false;
     for (const auto& w : meta.xattrs) wanted |= w.first == name;
@@ -197,7 +203,7 @@ class PosixDiskImpl final : public Disk {
       if (errno == ELOOP || errno == ENOENT || errno == ENXIO) return Xattrs{};
       return Status::Sys("open", path, errno);
     }
-    return ReadXattrs(fd.get());
+    return ReadXattrs(fd.get(), path);
   }
 
   Result<Snapshot> Observe(const std::string& path, uint64_t max_bytes) override {
@@ -221,8 +227,15 @@ class PosixDiskImpl final : public Disk {
       return snap;
     }
     if (snap.info.type == FileType::kDirectory) {
+      // A directory we cannot open is an error: its xattrs are unknown, not none.
       Fd d(openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (d.get() >= 0) snap.xattrs = ReadXattrs(d.get());
+      if (d.get() < 0) {
+        if (errno == ENOENT) return Snapshot{};  // removed since the lstat
+        return Status::Sys("open", path, errno);
+      }
+      Result<Xattrs> xattrs = ReadXattrs(d.get(), path);
+      if (!xattrs.ok()) return xattrs.status();
+      snap.xattrs = std::move(*xattrs);
       return snap;
     }
     if (snap.info.type != FileType::kFile) return snap;
@@ -237,12 +250,10 @@ class PosixDiskImpl final : public Disk {
     if (fstat(fd.get(), &st) != 0) return Status::Sys("fstat", path, errno);
     snap.info = InfoFromStat(st);
     if (snap.info.type != FileType::kFile) return snap;
-    snap.xattrs = ReadXattrs(fd.get());
-    if (snap.info.size > max_bytes) {
-      return Status::Error(path + ": " + std::to_string(snap.info.size) +
-                           " bytes is more than max_file_bytes (" + std::to_string(max_bytes) +
-                           ")");
-    }
+    Result<Xattrs> xattrs = ReadXattrs(fd.get(), path);
+    if (!xattrs.ok()) return xattrs.status();
+    snap.xattrs = std::move(*xattrs);
+    if (snap.info.size > max_bytes) return Status::TooBig(path, snap.info.size, max_bytes);
     snap.content.resize(snap.info.size);
     size_t have = 0;
     while (true) {
@@ -254,7 +265,7 @@ class PosixDiskImpl final : public Disk {
       }
       if (n == 0) break;
       have += static_cast<size_t>(n);
-      if (have > max_bytes) return Status::Error(path + ": grew past max_file_bytes while read");
+      if (have > max_bytes) return Status::TooBig(path, have, max_bytes);  // grew while read
     }
     snap.content.resize(have);
     snap.info.size = have;
@@ -429,7 +440,14 @@ class PosixDiskImpl final : public Disk {
       const std::string name = e->d_name;
       if (name == "." || name == "..") continue;
       struct stat st {};
-      if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone
+      if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) continue;  // removed since the listing
+        // Any other failure is not "gone": a caller would take the name
+        // for deleted.
+        const int err = errno;
+        closedir(d);
+        return Status::Sys("lstat", dir + "/" + name, err);
+      }
       out.emplace_back(name, InfoFromStat(st).type);
     }
     closedir(d);
@@ -442,7 +460,8 @@ class PosixDiskImpl final : public Disk {
   }
 
  private:
-  static bool Missing(const Status& s) { return s.err() == ENOENT || s.err() == ENOTDIR; }
+  // Only "not found" means absent; any other failure to look is an error.
+  static bool Missing(const Status& s) { return s.code() == Code::kNotFound; }
 
   // Opens the directory that holds `path`. Below a confinement base (the
   // directory that holds a sync entry) the walk never follows a symlink and
@@ -611,7 +630,14 @@ class PosixDiskImpl final : public Disk {
     if (fd.get() < 0) return Status::Sys("create", shown, errno);
     Status s = WriteAll(fd.get(), content, shown);
     if (s.ok()) s = ApplyMeta(fd.get(), meta, shown);
-    if (s.ok() && xattrs_after) *xattrs_after = ReadXattrs(fd.get());
+    if (s.ok() && xattrs_after) {
+      Result<Xattrs> xattrs = ReadXattrs(fd.get(), shown);
+      if (xattrs.ok()) {
+        *xattrs_after = std::move(*xattrs);
+      } else {
+        s = xattrs.status();
+      }
+    }
     if (s.ok() && close(fd.Release()) != 0) s = Status::Sys("close", shown, errno);
     if (!s.ok()) {
       unlinkat(p.dir, temp.c_str(), 0);

@@ -1,9 +1,13 @@
 #include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 
 #include "os/disk.h"
@@ -25,6 +29,95 @@ class DiskPosixTest : public testing::Test {
   std::string dir_;
   std::unique_ptr<Disk> disk_;
 };
+
+/// Runs `check` in a child process that permissions apply to (as nobody
+/// when the tests run as root: root reads anything). Returns what `check`
+/// returned: "" for success, else what went wrong.
+std::string Unprivileged(const std::function<std::string()>& check) {
+  int fds[2];
+  if (pipe(fds) != 0) return "pipe failed";
+  const pid_t pid = fork();
+  if (pid < 0) return "fork failed";
+  if (pid == 0) {
+    close(fds[0]);
+    std::string out;
+    if (geteuid() == 0 &&
+        (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0)) {
+      out = "cannot drop root";
+    } else {
+      out = check();
+    }
+    if (write(fds[1], out.data(), out.size()) < 0) _exit(2);
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[512];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) out += " (the child failed)";
+  return out;
+}
+
+/// "" if `s` failed with `code`, else what it was.
+std::string ExpectCode(const Status& s, Code code) {
+  if (!s.ok() && s.code() == code) return "";
+  return "got " + std::string(CodeName(s.code())) + ": " + s.ToString();
+}
+
+TEST_F(DiskPosixTest, MissingPathIsOkAndMissing) {
+  for (const std::string& path : {dir_ + "/none", dir_ + "/no/such/dir"}) {
+    Result<FileInfo> info = disk_->Lstat(path);
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+    EXPECT_EQ(info->type, FileType::kMissing) << path;
+    Result<Snapshot> snap = disk_->Observe(path, 100);
+    ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+    EXPECT_EQ(snap->info.type, FileType::kMissing) << path;
+  }
+}
+
+TEST_F(DiskPosixTest, ContentOverTheLimitIsTooBig) {
+  std::ofstream(dir_ + "/big") << std::string(200, 'x');
+  Result<Snapshot> snap = disk_->Observe(dir_ + "/big", 100);
+  EXPECT_EQ(ExpectCode(snap.status(), Code::kTooBig), "");
+}
+
+// A path that cannot be looked at is an error, never "missing": the scan
+// would record a deletion and every peer would delete the file.
+TEST_F(DiskPosixTest, UnsearchableDirectoryIsAnErrorNotMissing) {
+  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  std::filesystem::create_directory(dir_ + "/d");
+  std::ofstream(dir_ + "/d/f") << "x";
+  ASSERT_EQ(chmod((dir_ + "/d").c_str(), 0444), 0);  // listable, not searchable
+  EXPECT_EQ(Unprivileged([&] {
+              std::string why = ExpectCode(disk_->Lstat(dir_ + "/d/f").status(), Code::kPermission);
+              if (why.empty()) {
+                why = ExpectCode(disk_->Observe(dir_ + "/d/f", 100).status(), Code::kPermission);
+              }
+              // A listing whose entries cannot be stat'ed must not leave them out.
+              if (why.empty())
+                why = ExpectCode(disk_->List(dir_ + "/d").status(), Code::kPermission);
+              return why;
+            }),
+            "");
+}
+
+// A directory's xattrs that cannot be read are unknown, not none: taken for
+// none, they would be removed on every peer.
+TEST_F(DiskPosixTest, UnreadableDirectoryIsAnErrorNotOneWithoutXattrs) {
+  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  std::filesystem::create_directory(dir_ + "/e");
+  ASSERT_EQ(chmod((dir_ + "/e").c_str(), 0111), 0);  // searchable, not readable
+  EXPECT_EQ(Unprivileged([&] {
+              Result<FileInfo> info = disk_->Lstat(dir_ + "/e");
+              if (!info.ok() || info->type != FileType::kDirectory) return std::string("lstat");
+              return ExpectCode(disk_->Observe(dir_ + "/e", 100).status(), Code::kPermission);
+            }),
+            "");
+}
 
 TEST_F(DiskPosixTest, OpenForWritingSeesAWriterUntilItCloses) {
   const std::string path = dir_ + "/f.conf";

@@ -1,5 +1,7 @@
 #include "store/backup_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 
 #include "common/util.h"
@@ -24,7 +26,7 @@ std::string BackupStore::BesidePath(const std::string& path, int n) const {
 Status BackupStore::RotateBeside(const std::string& path, std::string_view content,
                                  const wire::Version& version) {
   const int keep = config_.backup.generations;
-  disk_.Remove(BesidePath(path, keep));
+  if (Status s = disk_.Remove(BesidePath(path, keep)); !s.ok()) return s;
   for (int n = keep - 1; n >= 1; --n) {
     const std::string from = BesidePath(path, n);
     if (std::rename(from.c_str(), BesidePath(path, n + 1).c_str()) != 0 && errno != ENOENT) {
@@ -47,9 +49,13 @@ Status BackupStore::Record(const wire::Version& version, std::string_view conten
   } else if (content.size() <= kInlineMaxBytes) {
     if (Status s = store_.PutObject(hash, content); !s.ok()) return s;
   } else {
+    // Content-addressed: an object already there holds this content (unless
+    // a crash cut it short: then its size differs). A failure to look is an
+    // error, not "missing".
     const std::string object = ObjectPath(hash);
-    Result<Snapshot> have = disk_.Observe(object, config_.limits.max_file_bytes);
-    if (!have.ok() || have->info.type != FileType::kFile) {
+    Result<FileInfo> have = disk_.Lstat(object);
+    if (!have.ok()) return have.status();
+    if (have->type != FileType::kFile || have->size != content.size()) {
       WriteMeta meta;
       meta.mode = 0600;
       meta.mtime_ns = WallNs();
@@ -74,8 +80,11 @@ Status BackupStore::Record(const wire::Version& version, std::string_view conten
   if (!unreferenced.ok()) return unreferenced.status();
   if (!config_.backup.beside) {
     for (const std::string& h : *unreferenced) {
-      store_.DeleteObject(h);
-      disk_.Remove(ObjectPath(h));
+      if (Status s = store_.DeleteObject(h); !s.ok()) return s;
+      // Nothing references it any more: a file left behind costs only space.
+      if (Status s = disk_.Remove(ObjectPath(h)); !s.ok()) {
+        spdlog::warn("cannot remove an unreferenced backup object: {}", s.ToString());
+      }
     }
   }
   return Status();
@@ -95,12 +104,16 @@ std::optional<std::string> BackupStore::ContentByHash(const std::string& path,
 Result<std::string> BackupStore::Content(const std::string& path, int n) {
   std::vector<Generation> gens = store_.Generations(path);
   if (n < 1 || static_cast<size_t>(n) > gens.size()) {
-    return Status::Error(path + ": no generation " + std::to_string(n) + " (" +
-                         std::to_string(gens.size()) + " kept)");
+    return Status::WithCode(Code::kNotFound,
+                            path + ": no generation " + std::to_string(n) + " (" +
+                                std::to_string(gens.size()) + " kept)",
+                            path);
   }
   if (!config_.backup.beside) {
-    if (std::optional<std::string> inline_content = store_.GetObject(gens[n - 1].hash)) {
-      if (Sha256(*inline_content) == gens[n - 1].hash) return std::move(*inline_content);
+    Result<std::optional<std::string>> inline_content = store_.GetObject(gens[n - 1].hash);
+    if (!inline_content.ok()) return inline_content.status();
+    if (*inline_content && Sha256(**inline_content) == gens[n - 1].hash) {
+      return std::move(**inline_content);
     }
   }
   const std::string file =
@@ -108,11 +121,15 @@ Result<std::string> BackupStore::Content(const std::string& path, int n) {
   Result<Snapshot> snap = disk_.Observe(file, config_.limits.max_file_bytes);
   if (!snap.ok()) return snap.status();
   if (snap->info.type != FileType::kFile) {
-    return Status::Error(path + ": generation " + std::to_string(n) + " is missing from " + file);
+    return Status::WithCode(Code::kNotFound,
+                            path + ": generation " + std::to_string(n) + " is missing from " + file,
+                            file);
   }
   if (Sha256(snap->content) != gens[n - 1].hash) {
-    return Status::Error(path + ": generation " + std::to_string(n) + " in " + file +
-                         " does not match its recorded hash");
+    return Status::WithCode(Code::kCorrupt,
+                            path + ": generation " + std::to_string(n) + " in " + file +
+                                " does not match its recorded hash",
+                            file);
   }
   return std::move(snap->content);
 }

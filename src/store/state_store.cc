@@ -1,5 +1,6 @@
 #include "store/state_store.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -7,6 +8,16 @@
 
 namespace syncr {
 namespace {
+
+// Transaction control, prepared once like every other statement. Inner
+// batches are savepoints that all share one name: RELEASE and ROLLBACK TO
+// act on the innermost one of that name, and batches nest like scopes.
+constexpr char kBegin[] = "BEGIN IMMEDIATE";
+constexpr char kCommit[] = "COMMIT";
+constexpr char kRollback[] = "ROLLBACK";
+constexpr char kSavepoint[] = "SAVEPOINT batch";
+constexpr char kRelease[] = "RELEASE batch";
+constexpr char kRollbackTo[] = "ROLLBACK TO batch";
 
 constexpr int kEventsKept = 10000;
 constexpr int kActionRunsKept = 2000;
@@ -52,11 +63,51 @@ class Stmt {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
-Status DbError(sqlite3* db, const std::string& what) {
-  return Status::Error("state database: " + what + ": " + sqlite3_errmsg(db));
+// What went wrong on `db` just now, with the code its result maps to.
+Status DbError(sqlite3* db, const std::string& db_path, const std::string& what) {
+  return Status::WithCode(CodeOfSqlite(sqlite3_extended_errcode(db), sqlite3_system_errno(db)),
+                          "state database: " + what + ": " + sqlite3_errmsg(db), db_path);
 }
 
 }  // namespace
+
+Code CodeOfSqlite(int result, int sys_errno) {
+  switch (result & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+      return Code::kOk;
+    case SQLITE_FULL:
+      return Code::kNoSpace;
+    case SQLITE_READONLY:
+      return Code::kReadOnly;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return Code::kCorrupt;
+    case SQLITE_IOERR: {
+      // The errno says more: a write that failed with ENOSPC or EROFS.
+      const Code code = CodeOfErrno(sys_errno);
+      return code == Code::kOk || code == Code::kNotFound ? Code::kIO : code;
+    }
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Code::kBusy;
+    case SQLITE_CANTOPEN: {
+      // Missing directory (kNotFound), read-only mount, or no access.
+      const Code code = CodeOfErrno(sys_errno);
+      return code == Code::kOk || code == Code::kIO ? Code::kPermission : code;
+    }
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      return Code::kPermission;
+    case SQLITE_TOOBIG:
+      return Code::kTooBig;
+    case SQLITE_NOMEM:
+      return Code::kUnavailable;
+    default:
+      return Code::kInternal;  // a statement or schema of ours is wrong
+  }
+}
 
 Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_dir, bool read_only) {
   if (!read_only && mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -65,13 +116,15 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_di
   const std::string path = state_dir + "/state.db";
   sqlite3* db = nullptr;
   int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  if (sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+  const int opened = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (opened != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    const Code code = db ? CodeOfSqlite(opened, sqlite3_system_errno(db)) : Code::kUnavailable;
     sqlite3_close(db);
-    return Status::Error("cannot open state database " + path + ": " + msg);
+    return Status::WithCode(code, "cannot open state database " + path + ": " + msg, path);
   }
   sqlite3_busy_timeout(db, 5000);
-  std::unique_ptr<StateStore> store(new StateStore(db));
+  std::unique_ptr<StateStore> store(new StateStore(db, path));
   if (!read_only) {
     if (Status s = store->Init(); !s.ok()) return s;
   }
@@ -103,9 +156,52 @@ Status StateStore::Exec(const char* sql) {
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
-    return Status::Error(std::string("state database: ") + msg);
+    return Status::WithCode(CodeOfSqlite(sqlite3_extended_errcode(db_), sqlite3_system_errno(db_)),
+                            "state database " + path_ + ": " + msg, path_);
   }
   return Status();
+}
+
+Status StateStore::Control(const char* sql) {
+  Stmt st(Prepared(sql));
+  if (st.Step() != SQLITE_DONE) return DbError(db_, path_, sql);
+  return Status();
+}
+
+// Every write starts here: after a failure, nothing more reaches the database.
+Status StateStore::Writable() {
+  if (!sticky_.ok()) return sticky_;
+  if (batch_depth_ > 0 && sqlite3_get_autocommit(db_)) {
+    // SQLite rolls a transaction back by itself after some errors (a full
+    // disk or an I/O error during a read): the writes before it are gone,
+    // and a write now would be committed alone, without them.
+    return Fail(Status::WithCode(
+        Code::kIO,
+        "state database " + path_ + ": the open transaction was rolled back after an error",
+        path_));
+  }
+  return Status();
+}
+
+// Like leveldb's RecordBackgroundError: the first failure is kept and
+// reported by every later write. A transaction that lost a write must not
+// commit the others (a version without its generation, peer knowledge
+// without the version), so it is rolled back whole.
+Status StateStore::Fail(const Status& s) {
+  if (sticky_.ok()) {
+    sticky_ = s;
+    const std::string state_dir = path_.substr(0, path_.find_last_of('/'));
+    spdlog::error(
+        "state database {} failed, nothing more is recorded until restart: {} ({}). Remedy: {} "
+        "(in {}), then restart syncr",
+        path_, s.ToString(), CodeName(s.code()), Remedy(s.code()), state_dir);
+  }
+  if (!sqlite3_get_autocommit(db_)) {
+    // No statement may be in the middle of a step across the rollback.
+    for (auto& [sql, stmt] : prepared_) sqlite3_reset(stmt);
+    sqlite3_exec(db_, kRollback, nullptr, nullptr, nullptr);
+  }
+  return sticky_;
 }
 
 Status StateStore::Init() {
@@ -134,21 +230,53 @@ Status StateStore::Init() {
   )sql");
 }
 
-StateStore::Batch::Batch(StateStore& store) : store_(store) {
-  if (store_.batch_depth_++ == 0) store_.Exec("BEGIN IMMEDIATE");
+StateStore::Batch::Batch(StateStore& store) : store_(store), depth_(++store.batch_depth_) {
+  if (!store_.healthy()) return;
+  // A batch that cannot begin cannot keep its writes together: fail now.
+  if (Status s = store_.Control(depth_ == 1 ? kBegin : kSavepoint); !s.ok()) store_.Fail(s);
 }
 
 StateStore::Batch::~Batch() {
-  if (--store_.batch_depth_ == 0) store_.Exec("COMMIT");
+  if (open_) Commit();  // for callers that do not care; a failure is sticky and logged
+}
+
+Status StateStore::Batch::Commit() {
+  if (!open_) return store_.sticky_;
+  open_ = false;
+  --store_.batch_depth_;
+  if (!store_.healthy()) return store_.sticky_;
+  if (Status s = store_.Control(depth_ == 1 ? kCommit : kRelease); !s.ok()) return store_.Fail(s);
+  return store_.sticky_;
+}
+
+void StateStore::Batch::Rollback() {
+  if (!open_) return;
+  open_ = false;
+  --store_.batch_depth_;
+  if (!store_.healthy()) return;  // the failure rolled everything back already
+  Status s = store_.Control(depth_ == 1 ? kRollback : kRollbackTo);
+  if (s.ok() && depth_ > 1) s = store_.Control(kRelease);
+  if (!s.ok()) store_.Fail(s);
+}
+
+Result<std::optional<wire::Version>> StateStore::FindFile(const std::string& path) {
+  Stmt st(Prepared("SELECT version FROM files WHERE path = ?"));
+  st.BindText(1, path);
+  const int rc = st.Step();
+  if (rc == SQLITE_DONE) return std::optional<wire::Version>();
+  if (rc != SQLITE_ROW) return DbError(db_, path_, "read the version of " + path);
+  wire::Version v;
+  if (!v.ParseFromString(st.Blob(0))) {
+    return Status::WithCode(
+        Code::kCorrupt, "state database " + path_ + ": the version of " + path + " does not parse",
+        path_);
+  }
+  return std::optional<wire::Version>(std::move(v));
 }
 
 std::optional<wire::Version> StateStore::GetFile(const std::string& path) {
-  Stmt st(Prepared("SELECT version FROM files WHERE path = ?"));
-  st.BindText(1, path);
-  if (st.Step() != SQLITE_ROW) return std::nullopt;
-  wire::Version v;
-  if (!v.ParseFromString(st.Blob(0))) return std::nullopt;
-  return v;
+  Result<std::optional<wire::Version>> found = FindFile(path);
+  return found.ok() ? std::move(*found) : std::nullopt;
 }
 
 std::vector<wire::Version> StateStore::AllFiles() {
@@ -174,9 +302,11 @@ std::vector<wire::Version> StateStore::FilesUnder(const std::string& dir) {
 }
 
 Status StateStore::PutFile(const wire::Version& version) {
+  if (Status s = Writable(); !s.ok()) return s;
   Stmt st(Prepared("INSERT OR REPLACE INTO files (path, version) VALUES (?, ?)"));
   st.BindText(1, version.path()).Bind(2, version.SerializeAsString());
-  if (st.Step() != SQLITE_DONE) return DbError(db_, "store version of " + version.path());
+  if (st.Step() != SQLITE_DONE)
+    return Fail(DbError(db_, path_, "store version of " + version.path()));
   return Status();
 }
 
@@ -203,13 +333,15 @@ std::map<std::string, wire::VersionVector> StateStore::AllPeerHas(const std::str
 
 Status StateStore::PutPeerHas(const std::string& peer, const std::string& path,
                               const wire::VersionVector& vv) {
+  if (Status s = Writable(); !s.ok()) return s;
   Stmt st(Prepared("INSERT OR REPLACE INTO peer_state (peer, path, vv) VALUES (?, ?, ?)"));
   st.BindText(1, peer).BindText(2, path).Bind(3, vv.SerializeAsString());
-  if (st.Step() != SQLITE_DONE) return DbError(db_, "store peer state of " + path);
+  if (st.Step() != SQLITE_DONE) return Fail(DbError(db_, path_, "store peer state of " + path));
   return Status();
 }
 
 Result<int64_t> StateStore::AddGeneration(const Generation& g) {
+  if (Status s = Writable(); !s.ok()) return s;
   Stmt st(
       Prepared("INSERT INTO generations (path, hash, size, created_ns, origin, conflict, version) "
                "VALUES (?, ?, ?, ?, ?, ?, ?)"));
@@ -220,7 +352,7 @@ Result<int64_t> StateStore::AddGeneration(const Generation& g) {
       .BindText(5, g.origin)
       .Bind(6, int64_t{g.conflict})
       .Bind(7, g.version.SerializeAsString());
-  if (st.Step() != SQLITE_DONE) return DbError(db_, "store generation of " + g.path);
+  if (st.Step() != SQLITE_DONE) return Fail(DbError(db_, path_, "store generation of " + g.path));
   return sqlite3_last_insert_rowid(db_);
 }
 
@@ -255,61 +387,74 @@ std::pair<std::string, int> StateStore::NewestGeneration(const std::string& path
 }
 
 Result<std::vector<std::string>> StateStore::PruneGenerations(const std::string& path, int keep) {
+  if (Status s = Writable(); !s.ok()) return s;
   if (NewestGeneration(path).second <= keep) return std::vector<std::string>();
   std::vector<Generation> all = Generations(path);
   std::vector<std::string> dropped_hashes;
   for (size_t i = static_cast<size_t>(keep); i < all.size(); ++i) {
     Stmt del(Prepared("DELETE FROM generations WHERE id = ?"));
     del.Bind(1, all[i].id);
-    if (del.Step() != SQLITE_DONE) return DbError(db_, "prune generations of " + path);
+    if (del.Step() != SQLITE_DONE) return Fail(DbError(db_, path_, "prune generations of " + path));
     dropped_hashes.push_back(all[i].hash);
   }
   std::vector<std::string> unreferenced;
   for (const std::string& hash : dropped_hashes) {
     Stmt ref(Prepared("SELECT 1 FROM generations WHERE hash = ? LIMIT 1"));
     ref.Bind(1, hash);
-    if (ref.Step() != SQLITE_ROW) unreferenced.push_back(hash);
+    // Only a finished lookup means unreferenced: the caller deletes those.
+    const int rc = ref.Step();
+    if (rc == SQLITE_DONE) {
+      unreferenced.push_back(hash);
+    } else if (rc != SQLITE_ROW) {
+      return DbError(db_, path_, "look up the generations of a backup of " + path);
+    }
   }
   return unreferenced;
 }
 
 Status StateStore::MarkGenerationConflict(int64_t id, bool conflict) {
+  if (Status s = Writable(); !s.ok()) return s;
   Stmt st(Prepared("UPDATE generations SET conflict = ? WHERE id = ?"));
   st.Bind(1, int64_t{conflict}).Bind(2, id);
-  if (st.Step() != SQLITE_DONE) return DbError(db_, "mark generation");
+  if (st.Step() != SQLITE_DONE) return Fail(DbError(db_, path_, "mark generation"));
   return Status();
 }
 
 Status StateStore::PutObject(const std::string& hash, std::string_view content) {
+  if (Status s = Writable(); !s.ok()) return s;
   Stmt st(Prepared("INSERT OR IGNORE INTO objects (hash, content) VALUES (?, ?)"));
   st.Bind(1, hash).Bind(2, std::string(content));
-  if (st.Step() != SQLITE_DONE) return DbError(db_, "store backup content");
+  if (st.Step() != SQLITE_DONE) return Fail(DbError(db_, path_, "store backup content"));
   return Status();
 }
 
-std::optional<std::string> StateStore::GetObject(const std::string& hash) {
+Result<std::optional<std::string>> StateStore::GetObject(const std::string& hash) {
   Stmt st(Prepared("SELECT content FROM objects WHERE hash = ?"));
   st.Bind(1, hash);
-  if (st.Step() != SQLITE_ROW) return std::nullopt;
-  return st.Blob(0);
+  const int rc = st.Step();
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  if (rc != SQLITE_ROW) return DbError(db_, path_, "read backup content");
+  return std::optional<std::string>(st.Blob(0));
 }
 
 Status StateStore::DeleteObject(const std::string& hash) {
+  if (Status s = Writable(); !s.ok()) return s;
   Stmt st(Prepared("DELETE FROM objects WHERE hash = ?"));
   st.Bind(1, hash);
-  if (st.Step() != SQLITE_DONE) return DbError(db_, "delete backup content");
+  if (st.Step() != SQLITE_DONE) return Fail(DbError(db_, path_, "delete backup content"));
   return Status();
 }
 
 Status StateStore::AddEvent(const EventRecord& e) {
+  if (Status s = Writable(); !s.ok()) return s;
   Stmt st(Prepared("INSERT INTO events (time_ns, path, level, message) VALUES (?, ?, ?, ?)"));
   st.Bind(1, e.time_ns).BindText(2, e.path).BindText(3, e.level).BindText(4, e.message);
-  if (st.Step() != SQLITE_DONE) return DbError(db_, "log event");
+  if (st.Step() != SQLITE_DONE) return Fail(DbError(db_, path_, "log event"));
   if (++inserts_since_trim_ >= kTrimEvery) {
     inserts_since_trim_ = 0;
     Stmt trim(Prepared("DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?"));
     trim.Bind(1, int64_t{kEventsKept});
-    trim.Step();
+    if (trim.Step() != SQLITE_DONE) return Fail(DbError(db_, path_, "trim the event log"));
   }
   return Status();
 }
@@ -327,6 +472,7 @@ std::vector<EventRecord> StateStore::Events(const std::string& path, int limit) 
 }
 
 Status StateStore::AddActionRun(const ActionRun& r) {
+  if (Status s = Writable(); !s.ok()) return s;
   Stmt st(Prepared(
       "INSERT INTO action_runs (path, command, started_ns, finished_ns, exit_code, output) "
       "VALUES (?, ?, ?, ?, ?, ?)"));
@@ -336,10 +482,10 @@ Status StateStore::AddActionRun(const ActionRun& r) {
       .Bind(4, r.finished_ns)
       .Bind(5, int64_t{r.exit_code})
       .BindText(6, r.output);
-  if (st.Step() != SQLITE_DONE) return DbError(db_, "log action run");
+  if (st.Step() != SQLITE_DONE) return Fail(DbError(db_, path_, "log action run"));
   Stmt trim(Prepared("DELETE FROM action_runs WHERE id <= (SELECT MAX(id) FROM action_runs) - ?"));
   trim.Bind(1, int64_t{kActionRunsKept});
-  trim.Step();
+  if (trim.Step() != SQLITE_DONE) return Fail(DbError(db_, path_, "trim the action-run log"));
   return Status();
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -37,17 +38,34 @@ class StateStoreTest : public testing::Test {
     dir_ = tmp_.path();
     ASSERT_FALSE(dir_.empty());
     state_dir_ = dir_ + "/state";
+    SqliteConnections connections;
     Result<std::unique_ptr<StateStore>> store = StateStore::Open(state_dir_, false);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(store.value());
+    db_ = connections.last();
+    ASSERT_NE(db_, nullptr);
   }
   void TearDown() override { store_.reset(); }
+
+  /// What another process (the CLI) reads from the database now.
+  std::optional<wire::Version> CommittedFile(const std::string& path) {
+    Result<std::unique_ptr<StateStore>> reader = StateStore::Open(state_dir_, true);
+    EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+    return reader.ok() ? (*reader)->GetFile(path) : std::nullopt;
+  }
 
   TempDir tmp_;  // first, so that it is removed last
   std::string dir_;
   std::string state_dir_;
   std::unique_ptr<StateStore> store_;
+  sqlite3* db_ = nullptr;  // the store's own connection
 };
+
+/// Makes the next COMMIT on `db` fail (and roll back), as a failed fsync would.
+void FailNextCommit(sqlite3* db) {
+  sqlite3_commit_hook(
+      db, [](void*) { return 1; }, nullptr);
+}
 
 TEST_F(StateStoreTest, OpenCreatesDatabase) {
   EXPECT_TRUE(std::filesystem::exists(state_dir_ + "/state.db"));
@@ -234,6 +252,191 @@ TEST_F(StateStoreTest, PruneKeepsNewestAndReportsUnreferencedHashes) {
   EXPECT_EQ(gens[0].hash, "keep2");
   EXPECT_EQ(gens[1].hash, "keep1");
   EXPECT_EQ(store_->Generations("/etc/other").size(), 1u);
+}
+
+TEST(StateStoreCodeTest, SqliteResultsMapToCodes) {
+  EXPECT_EQ(CodeOfSqlite(SQLITE_FULL, 0), Code::kNoSpace);
+  EXPECT_EQ(CodeOfSqlite(SQLITE_READONLY, 0), Code::kReadOnly);
+  EXPECT_EQ(CodeOfSqlite(SQLITE_READONLY_DBMOVED, 0), Code::kReadOnly);
+  EXPECT_EQ(CodeOfSqlite(SQLITE_CORRUPT, 0), Code::kCorrupt);
+  EXPECT_EQ(CodeOfSqlite(SQLITE_NOTADB, 0), Code::kCorrupt);
+  EXPECT_EQ(CodeOfSqlite(SQLITE_IOERR_WRITE, EIO), Code::kIO);
+  EXPECT_EQ(CodeOfSqlite(SQLITE_IOERR_FSYNC, 0), Code::kIO);
+  EXPECT_EQ(CodeOfSqlite(SQLITE_IOERR_WRITE, ENOSPC), Code::kNoSpace);
+  EXPECT_EQ(CodeOfSqlite(SQLITE_IOERR_WRITE, EROFS), Code::kReadOnly);
+  EXPECT_EQ(CodeOfSqlite(SQLITE_BUSY, 0), Code::kBusy);
+  EXPECT_EQ(CodeOfSqlite(SQLITE_CANTOPEN, ENOENT), Code::kNotFound);
+  EXPECT_EQ(CodeOfSqlite(SQLITE_CANTOPEN, EACCES), Code::kPermission);
+  EXPECT_EQ(CodeOfSqlite(SQLITE_CANTOPEN, 0), Code::kPermission);
+  EXPECT_EQ(CodeOfSqlite(SQLITE_ERROR, 0), Code::kInternal);
+  EXPECT_EQ(CodeOfSqlite(SQLITE_DONE, 0), Code::kOk);
+}
+
+TEST_F(StateStoreTest, OpenOfAMissingDatabaseIsNotFound) {
+  Result<std::unique_ptr<StateStore>> none = StateStore::Open(dir_ + "/none", true);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), Code::kNotFound) << none.status().ToString();
+}
+
+TEST_F(StateStoreTest, FindFileTellsNoneFromUnreadable) {
+  Result<std::optional<wire::Version>> none = store_->FindFile("/etc/hosts");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  // A row that does not parse is corrupt, not absent.
+  ASSERT_TRUE(Sql(db_, "INSERT INTO files (path, version) VALUES ('/etc/bad', x'ffffffff')"));
+  Result<std::optional<wire::Version>> bad = store_->FindFile("/etc/bad");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::kCorrupt);
+}
+
+// leveldb's background error: the first failed write is kept and returned
+// by every later write, which does not touch the database; reads go on.
+TEST_F(StateStoreTest, FailedWriteIsStickyAndReadsStillWork) {
+  ASSERT_TRUE(store_->PutFile(FileVersion("/etc/a", "ha", 1)).ok());
+  ASSERT_TRUE(store_->healthy());
+  ASSERT_TRUE(Sql(db_, "PRAGMA query_only = 1"));
+  Status failed = store_->PutFile(FileVersion("/etc/b", "hb", 1));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.code(), Code::kReadOnly) << failed.ToString();
+  EXPECT_FALSE(store_->healthy());
+  EXPECT_EQ(store_->sticky_error(), failed);
+
+  // The cause is gone, the failure stays until restart.
+  ASSERT_TRUE(Sql(db_, "PRAGMA query_only = 0"));
+  EXPECT_EQ(store_->PutFile(FileVersion("/etc/c", "hc", 1)), failed);
+  EXPECT_EQ(store_->PutPeerHas("b", "/etc/a", VV("a", 1)), failed);
+  EXPECT_EQ(store_->AddEvent({1, "/etc/a", "info", "x"}), failed);
+  EXPECT_EQ(store_->AddGeneration(Generation{}).status(), failed);
+  EXPECT_FALSE(store_->GetFile("/etc/c").has_value())
+      << "a write after the failure reached the database";
+
+  std::optional<wire::Version> a = store_->GetFile("/etc/a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->hash(), "ha");
+}
+
+TEST_F(StateStoreTest, FullDatabaseIsNoSpace) {
+  ASSERT_TRUE(FillDatabase(db_));
+  Status s = store_->PutObject(std::string(32, 'h'), std::string(100000, 'x'));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Code::kNoSpace) << s.ToString();
+  EXPECT_EQ(store_->sticky_error(), s);
+}
+
+// A write that fails inside a batch takes the whole transaction with it:
+// nothing half-recorded is ever committed.
+TEST_F(StateStoreTest, FailedWriteRollsBackTheBatch) {
+  StateStore::Batch batch(*store_);
+  ASSERT_TRUE(store_->PutFile(FileVersion("/etc/a", "ha", 1)).ok());
+  ASSERT_TRUE(FillDatabase(db_));
+  Status failed = store_->PutObject(std::string(32, 'h'), std::string(100000, 'x'));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(batch.Commit(), failed);
+  EXPECT_FALSE(store_->GetFile("/etc/a").has_value());
+  EXPECT_FALSE(CommittedFile("/etc/a").has_value());
+}
+
+TEST_F(StateStoreTest, FailedCommitIsStickyAndReported) {
+  StateStore::Batch batch(*store_);
+  ASSERT_TRUE(store_->PutFile(FileVersion("/etc/a", "ha", 1)).ok());
+  FailNextCommit(db_);
+  Status failed = batch.Commit();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(store_->sticky_error(), failed);
+  EXPECT_FALSE(store_->GetFile("/etc/a").has_value());
+  EXPECT_FALSE(CommittedFile("/etc/a").has_value());
+
+  sqlite3_commit_hook(db_, nullptr, nullptr);
+  EXPECT_EQ(store_->PutFile(FileVersion("/etc/b", "hb", 1)), failed);
+  StateStore::Batch later(*store_);
+  EXPECT_EQ(store_->PutFile(FileVersion("/etc/c", "hc", 1)), failed);
+  EXPECT_EQ(later.Commit(), failed);
+  EXPECT_FALSE(CommittedFile("/etc/c").has_value());
+}
+
+TEST_F(StateStoreTest, BatchCommitsAtCommitAndIsDurable) {
+  StateStore::Batch batch(*store_);
+  ASSERT_TRUE(store_->PutFile(FileVersion("/etc/a", "ha", 1)).ok());
+  EXPECT_FALSE(CommittedFile("/etc/a").has_value()) << "visible before the commit";
+  ASSERT_TRUE(batch.Commit().ok());
+  EXPECT_TRUE(CommittedFile("/etc/a").has_value());
+  EXPECT_TRUE(batch.Commit().ok()) << "a second Commit is a no-op";
+}
+
+// The destructor commits for callers that do not care (the daemon's scopes).
+TEST_F(StateStoreTest, BatchNotCommittedCommitsAtScopeEnd) {
+  {
+    StateStore::Batch batch(*store_);
+    ASSERT_TRUE(store_->PutFile(FileVersion("/etc/a", "ha", 1)).ok());
+  }
+  EXPECT_TRUE(CommittedFile("/etc/a").has_value());
+}
+
+TEST_F(StateStoreTest, RollbackUndoesTheBatch) {
+  {
+    StateStore::Batch batch(*store_);
+    ASSERT_TRUE(store_->PutFile(FileVersion("/etc/a", "ha", 1)).ok());
+    batch.Rollback();
+  }
+  EXPECT_FALSE(store_->GetFile("/etc/a").has_value());
+  EXPECT_TRUE(store_->healthy());
+  ASSERT_TRUE(store_->PutFile(FileVersion("/etc/b", "hb", 1)).ok());
+  EXPECT_TRUE(CommittedFile("/etc/b").has_value());
+}
+
+// Inner batches are savepoints: their Rollback undoes only their writes,
+// their Commit waits for the outermost one.
+TEST_F(StateStoreTest, NestedBatchesCommitWithTheOutermost) {
+  StateStore::Batch outer(*store_);
+  ASSERT_TRUE(store_->PutFile(FileVersion("/etc/a", "ha", 1)).ok());
+  {
+    StateStore::Batch inner(*store_);
+    ASSERT_TRUE(store_->PutFile(FileVersion("/etc/b", "hb", 1)).ok());
+    inner.Rollback();
+  }
+  {
+    StateStore::Batch inner(*store_);
+    ASSERT_TRUE(store_->PutFile(FileVersion("/etc/c", "hc", 1)).ok());
+    {
+      StateStore::Batch innermost(*store_);
+      ASSERT_TRUE(store_->PutFile(FileVersion("/etc/d", "hd", 1)).ok());
+      EXPECT_TRUE(innermost.Commit().ok());
+    }
+    EXPECT_TRUE(inner.Commit().ok());
+  }
+  EXPECT_FALSE(CommittedFile("/etc/c").has_value()) << "an inner commit is not durable";
+  EXPECT_TRUE(store_->GetFile("/etc/c").has_value());
+  EXPECT_FALSE(store_->GetFile("/etc/b").has_value());
+  ASSERT_TRUE(outer.Commit().ok());
+  EXPECT_TRUE(CommittedFile("/etc/a").has_value());
+  EXPECT_FALSE(CommittedFile("/etc/b").has_value());
+  EXPECT_TRUE(CommittedFile("/etc/c").has_value());
+  EXPECT_TRUE(CommittedFile("/etc/d").has_value());
+}
+
+TEST_F(StateStoreTest, InnerCommitReturnsTheStickyError) {
+  StateStore::Batch outer(*store_);
+  ASSERT_TRUE(store_->PutFile(FileVersion("/etc/a", "ha", 1)).ok());
+  Status failed;
+  {
+    StateStore::Batch inner(*store_);
+    ASSERT_TRUE(Sql(db_, "PRAGMA query_only = 1"));
+    failed = store_->PutFile(FileVersion("/etc/b", "hb", 1));
+    ASSERT_FALSE(failed.ok());
+    EXPECT_EQ(inner.Commit(), failed);
+  }
+  ASSERT_TRUE(Sql(db_, "PRAGMA query_only = 0"));
+  EXPECT_EQ(outer.Commit(), failed);
+  EXPECT_FALSE(CommittedFile("/etc/a").has_value());
+}
+
+TEST_F(StateStoreTest, PruneOfAStoreThatFailedIsTheStickyError) {
+  ASSERT_TRUE(Sql(db_, "PRAGMA query_only = 1"));
+  Status failed = store_->PutFile(FileVersion("/etc/a", "ha", 1));
+  ASSERT_FALSE(failed.ok());
+  Result<std::vector<std::string>> pruned = store_->PruneGenerations("/etc/a", 1);
+  ASSERT_FALSE(pruned.ok());
+  EXPECT_EQ(pruned.status(), failed);
 }
 
 TEST_F(StateStoreTest, MarkGenerationConflict) {

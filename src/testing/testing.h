@@ -1,6 +1,7 @@
 // Helpers shared by the unit tests (src/*_test.cc); never linked into syncr.
 #pragma once
 
+#include <sqlite3.h>
 #include <stdlib.h>
 
 #include <cstdint>
@@ -34,6 +35,41 @@ class TempDir {
  private:
   std::string path_;
 };
+
+/// While alive, remembers the last SQLite connection opened in this process
+/// (StateStore::Open's, say): a test reaches the store's own connection to
+/// make its writes fail the way a full or read-only disk would (PRAGMA
+/// max_page_count, PRAGMA query_only, a commit hook) with no hook in the
+/// store. One at a time.
+class SqliteConnections {
+ public:
+  SqliteConnections() {
+    last_ = nullptr;
+    sqlite3_auto_extension(reinterpret_cast<void (*)()>(&Opened));
+  }
+  ~SqliteConnections() { sqlite3_cancel_auto_extension(reinterpret_cast<void (*)()>(&Opened)); }
+  SqliteConnections(const SqliteConnections&) = delete;
+  SqliteConnections& operator=(const SqliteConnections&) = delete;
+
+  /// The connection opened last, or null.
+  sqlite3* last() const { return last_; }
+
+ private:
+  static int Opened(sqlite3* db, const char**, const sqlite3_api_routines*) {
+    last_ = db;
+    return SQLITE_OK;
+  }
+  static inline sqlite3* last_ = nullptr;
+};
+
+/// Runs `sql` on `db`; true if it worked.
+inline bool Sql(sqlite3* db, const std::string& sql) {
+  return sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK;
+}
+
+/// From now on, a write to `db` that needs one more page fails with
+/// SQLITE_FULL, as on a full disk (a large blob always does).
+inline bool FillDatabase(sqlite3* db) { return Sql(db, "PRAGMA max_page_count = 1"); }
 
 /// A file's bytes; "" when it cannot be read.
 inline std::string ReadFile(const std::string& path) {
