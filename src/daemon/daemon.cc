@@ -248,6 +248,14 @@ wire::StatusReply DaemonImpl::StatusReply() {
   in.last_action = actions_->last();
   in.actions_running = actions_->RunningEntries();
   in.problems = feed_->problems();
+  if (!store_->healthy()) {
+    const syncr::Status& e = store_->sticky_error();
+    in.problems.push_back("state database " + store_->path() + " failed (" +
+                          std::string(CodeName(e.code())) + "): " + e.ToString() + " (" +
+                          std::string(Remedy(e.code())) + " in " + config_.node.state_dir +
+                          ", then restart syncr); nothing is recorded or acknowledged until then");
+  }
+  in.path_problems = replica_->failures();
   return BuildStatus(config_, in);
 }
 

@@ -52,11 +52,27 @@ wire::StatusReply BuildStatus(const Config& config, const StatusInput& input) {
     }
     ps->set_state(PathState(*v, ps->pending_to_size(), ps->refused_by_size()));
     if (StateBlocksSync(ps->state())) in_sync = false;
+    if (auto problem = input.path_problems.find(v->path()); problem != input.path_problems.end()) {
+      ps->add_problems(input.node + ": " + problem->second);
+      in_sync = false;
+    }
     auto last = input.last_action.find(entry->path);
     if (last != input.last_action.end()) *ps->mutable_last_action() = last->second;
     if (input.actions_running.count(entry->path)) ps->mutable_last_action()->set_running(true);
   }
   for (const std::string& p : input.problems) reply.add_problems(p);
+  // A path this node failed on that it holds no version of (a new file it
+  // could not apply) has no row: it is a node-wide problem.
+  std::set<std::string> rows;
+  if (!input.path_problems.empty()) {
+    for (const wire::Version* v : files) rows.insert(v->path());
+  }
+  for (const auto& [path, why] : input.path_problems) {
+    if (config.FindEntry(path) && !rows.count(path)) {
+      reply.add_problems(path + ": " + why);
+      in_sync = false;
+    }
+  }
   reply.set_in_sync(in_sync);
   return reply;
 }

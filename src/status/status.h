@@ -36,6 +36,7 @@ struct StatusInput {
   std::map<std::string, wire::ActionResult> last_action;  ///< by sync entry
   std::set<std::string> actions_running;                  ///< sync entries
   std::vector<std::string> problems;                      ///< node-wide, with remedy
+  std::map<std::string, std::string> path_problems;       ///< path -> why, with remedy
 };
 
 /// The reply; `config` says which stored paths are still synced (rows of

@@ -12,7 +12,7 @@ namespace {
 
 // A refusal (this node does not sync the path as the peer thinks) is never
 // retried by the sender; any other failure is.
-bool IsRefusal(const Status& s) { return s.ToString().rfind("refused path", 0) == 0; }
+bool IsRefusal(const Status& s) { return s.code() == Code::kRefused; }
 
 }  // namespace
 
@@ -182,13 +182,22 @@ void Replica::ScanTreeInto(const std::string& path, std::set<std::string>* seen)
   }
 }
 
+// Kept for status until the path next scans or applies cleanly: "nothing
+// silent" (SPEC 10).
+void Replica::Failed(const std::string& path, const std::string& what, const Status& why) {
+  std::string remedy(Remedy(why.code()));
+  failures_[path] = what + ": " + why.ToString() + (remedy.empty() ? "" : " (" + remedy + ")");
+}
+
 void Replica::ScanNow(const std::string& path, bool* writer_open) {
   Result<std::optional<Change>> change = node_->ScanLocal(path, writer_open);
   if (!change.ok()) {
     journal_.Note(path, spdlog::level::warn,
                   "cannot read " + path + ": " + change.status().ToString());
+    Failed(path, "cannot read it", change.status());
     return;
   }
+  failures_.erase(path);
   if (*change) OnLocalChange(**change);
 }
 
@@ -237,8 +246,10 @@ std::vector<Replica::Outcome> Replica::Apply(const std::string& peer,
           remote.path(), spdlog::level::err,
           "cannot apply " + remote.path() + " from " + peer + ": " + result.status().ToString());
       outcomes.push_back({remote.path(), result.status(), IsRefusal(result.status()), {}});
+      Failed(remote.path(), "cannot apply the version from " + peer, result.status());
       continue;
     }
+    failures_.erase(remote.path());
     outcomes.push_back({remote.path(), Status(), false, result->now_have});
     wire::Version* held = have->add_versions();
     held->set_path(remote.path());

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -62,6 +63,9 @@ class Replica {
   void ScanTree(const std::string& path, bool recursive);
   /// True while a scan is recording versions: sending waits for `committed`.
   bool scanning() const { return scanning_ > 0; }
+  /// Paths this node could not read or apply, with why and the remedy,
+  /// until a later scan or apply of the same path succeeds.
+  const std::map<std::string, std::string>& failures() const { return failures_; }
 
   /// Applies what `peer` sent, as one batch (one filesystem sync, one
   /// transaction); returns one outcome per update. `have` receives what
@@ -75,6 +79,7 @@ class Replica {
   void ScanNow(const std::string& path, bool* writer_open = nullptr);
   void OnLocalChange(const Change& change);
   void ScanDone();
+  void Failed(const std::string& path, const std::string& what, const Status& why);
   std::vector<std::string> ConfinementBases() const;
 
   const Config& config_;
@@ -91,6 +96,7 @@ class Replica {
   /// Files the start-up scan put off because a writer had them open: still
   /// baseline (no actions) when their scan comes.
   std::set<std::string> start_deferred_;
+  std::map<std::string, std::string> failures_;
 };
 
 }  // namespace syncr
