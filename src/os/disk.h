@@ -81,8 +81,9 @@ class Disk {
 
   /// The same as ReplaceFile in steps, so that a batch of files shares one
   /// sync: StageFile writes a temp file beside `path` (content and metadata,
-  /// not synced) and returns its name; after SyncFilesystems (one syncfs per
-  /// filesystem that holds one of the staged files), CommitStaged
+  /// not synced) and returns its name; after SyncFilesystems (each staged
+  /// file's fsync for a few files, one syncfs per filesystem that holds
+  /// one of them for many), CommitStaged
   /// renames it over `path`; SyncDirectory then makes the renames durable.
   /// DiscardStaged removes a temp file that will not be committed. With
   /// `xattrs_after` set, StageFile also reports the xattrs the staged file

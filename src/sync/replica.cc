@@ -121,6 +121,13 @@ void Replica::ScanTree(const std::string& path, bool recursive) {
 
 void Replica::ScanTreeNow(const std::string& path, bool recursive) {
   Result<FileInfo> info = disk_->Lstat(config_.DiskPath(path));
+  if (info.ok() && info->type == FileType::kOther) {
+    // Devices, fifos and sockets are not synced (SPEC 11): one log line, not
+    // a failure.
+    spdlog::info("skipping {}: devices, fifos and sockets are not synced", Printable(path));
+    failures_.erase(path);
+    return;
+  }
   const bool is_dir = info.ok() && info->type == FileType::kDirectory;
   if (is_dir && !recursive) {
     ScanNow(path);
