@@ -1,0 +1,233 @@
+#include "actions/action_scheduler.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "loop/clock.h"
+#include "loop/event_loop.h"
+#include "store/journal.h"
+#include "store/state_store.h"
+#include "testing/testing.h"
+
+namespace syncr {
+namespace {
+
+constexpr char kFile[] = "/etc/app.conf";
+constexpr char kTree[] = "/etc/app.d";
+constexpr char kFailing[] = "/etc/failing.conf";
+
+/// An ActionScheduler on a FakeClock loop whose commands are real /bin/sh
+/// runs. Each run appends "PATH|EVENT|ORIGIN|CHANGED" (CHANGED with ','
+/// for newlines) to runs_file() and prints "ran". Nothing reaps children
+/// here but Reap(), so each run stays "running" until the test reaps it.
+class ActionSchedulerTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(dir_.path().empty());
+    config_.node.name = "a";
+    config_.node.root = dir_.path() + "/root";
+    config_.node.state_dir = dir_.path() + "/state";
+    const std::string record =
+        "echo \"$SYNCR_PATH|$SYNCR_EVENT|$SYNCR_ORIGIN|$(printf %s \"$SYNCR_CHANGED\" | tr '\\n' "
+        ",)\" >> " +
+        runs_file() + "; echo ran";
+    SyncEntry file;
+    file.path = kFile;
+    file.actions = {record};
+    SyncEntry tree;
+    tree.path = kTree;
+    tree.actions = {record};
+    SyncEntry failing;
+    failing.path = kFailing;
+    failing.actions = {"echo oops >&2; exit 3", record};
+    failing.stop_on_error = true;
+    SyncEntry quiet;
+    quiet.path = "/etc/quiet.conf";
+    config_.sync = {file, tree, failing, quiet};
+
+    Result<std::unique_ptr<StateStore>> store = StateStore::Open(config_.node.state_dir, false);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    journal_ = std::make_unique<Journal>(*store_);
+    ASSERT_TRUE(loop_.Init().ok());
+    scheduler_ = std::make_unique<ActionScheduler>(loop_, config_, *journal_);
+  }
+
+  void TearDown() override {
+    // No test may leave a child behind for the next one.
+    int status = 0;
+    EXPECT_EQ(waitpid(-1, &status, WNOHANG), -1);
+    EXPECT_EQ(errno, ECHILD);
+  }
+
+  std::string runs_file() const { return dir_.path() + "/runs"; }
+
+  /// The lines the runs so far appended.
+  std::vector<std::string> Runs() const {
+    std::vector<std::string> lines;
+    std::istringstream in(ReadFile(runs_file()));
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  }
+
+  /// Waits for the running command to exit and hands it to the scheduler,
+  /// as the daemon does on SIGCHLD.
+  void Reap() {
+    for (;;) {
+      int status = 0;
+      const pid_t pid = waitpid(-1, &status, 0);
+      if (pid < 0 && errno == EINTR) continue;
+      ASSERT_GT(pid, 0) << "no child to reap";
+      if (scheduler_->OnChildExit(pid, status)) return;
+    }
+  }
+
+  TempDir dir_;
+  Config config_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<Journal> journal_;
+  FakeClock clock_;
+  EventLoop loop_{clock_};
+  std::unique_ptr<ActionScheduler> scheduler_;
+};
+
+TEST_F(ActionSchedulerTest, AFileEntrysChangeRunsOnTheNextTurn) {
+  scheduler_->OnChange({kFile, "modified", "b"});
+  EXPECT_FALSE(scheduler_->Running(kFile));
+  EXPECT_EQ(loop_.next_deadline_ms(), clock_.MonoMs());
+
+  loop_.RunDueTimers();
+  EXPECT_TRUE(scheduler_->Running(kFile));
+  EXPECT_EQ(scheduler_->RunningEntries(), (std::set<std::string>{kFile}));
+
+  Reap();
+  EXPECT_FALSE(scheduler_->Running(kFile));
+  EXPECT_EQ(Runs(), (std::vector<std::string>{"/etc/app.conf|modified|b|"}));
+  ASSERT_TRUE(scheduler_->last().count(kFile));
+  EXPECT_EQ(scheduler_->last().at(kFile).exit_code(), 0);
+  EXPECT_EQ(scheduler_->last().at(kFile).command(), config_.sync[0].actions[0]);
+  const std::vector<ActionRun> kept = store_->ActionRuns(kFile, 10);
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].output, "ran\n");  // read from the pipe when the child was reaped
+  EXPECT_EQ(loop_.pending_timers(), 0u);
+}
+
+TEST_F(ActionSchedulerTest, AnEntryWithoutActionsOrAPathOutsideAnyEntryRunsNothing) {
+  scheduler_->OnChange({"/etc/quiet.conf", "modified", "b"});
+  scheduler_->OnChange({"/srv/elsewhere", "modified", "b"});
+  EXPECT_EQ(loop_.pending_timers(), 0u);
+  loop_.RunDueTimers();
+  EXPECT_TRUE(scheduler_->RunningEntries().empty());
+}
+
+TEST_F(ActionSchedulerTest, AFailingCommandsOutputAndExitCodeAreReported) {
+  scheduler_->OnChange({kFailing, "modified", "b"});
+  loop_.RunDueTimers();
+  Reap();
+  EXPECT_FALSE(scheduler_->Running(kFailing));  // stop_on_error: the second never starts
+  EXPECT_TRUE(Runs().empty());
+  EXPECT_EQ(scheduler_->last().at(kFailing).exit_code(), 3);
+  const std::vector<ActionRun> kept = store_->ActionRuns(kFailing, 10);
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].output, "oops\n");
+  EXPECT_EQ(kept[0].exit_code, 3);
+}
+
+TEST_F(ActionSchedulerTest, ADirectoryEntrysBurstMakesOneRunAfterAQuietSpell) {
+  scheduler_->OnChange({"/etc/app.d/x", "created", "b"});
+  AdvanceAndRunTimers(clock_, loop_, 60);
+  scheduler_->OnChange({"/etc/app.d/y", "deleted", "c"});  // the quiet spell starts again
+  AdvanceAndRunTimers(clock_, loop_, ActionScheduler::kQuietMs - 1);
+  EXPECT_FALSE(scheduler_->Running(kTree));
+
+  AdvanceAndRunTimers(clock_, loop_, 1);
+  EXPECT_TRUE(scheduler_->Running(kTree));
+  Reap();
+  EXPECT_EQ(Runs(), (std::vector<std::string>{"/etc/app.d|modified|c|/etc/app.d/x,/etc/app.d/y,"}));
+  EXPECT_EQ(loop_.pending_timers(), 0u);
+}
+
+TEST_F(ActionSchedulerTest, ADirectoryEntrysBurstRunsNoLaterThanTheMaximumAfterItsFirstChange) {
+  const int64_t first = clock_.MonoMs();
+  // A change every 50 ms: never 100 ms of quiet.
+  int changes = 0;
+  while (!scheduler_->Running(kTree)) {
+    ASSERT_LT(clock_.MonoMs() - first, ActionScheduler::kMaxGatherMs) << "no run yet";
+    scheduler_->OnChange({"/etc/app.d/f" + std::to_string(changes++), "modified", "b"});
+    AdvanceAndRunTimers(clock_, loop_, 50);
+  }
+  EXPECT_EQ(clock_.MonoMs() - first, ActionScheduler::kMaxGatherMs);
+  EXPECT_EQ(changes, 20);
+  Reap();
+  const std::vector<std::string> runs = Runs();
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].rfind("/etc/app.d|modified|b|/etc/app.d/f0,", 0), 0u) << runs[0];
+  EXPECT_NE(runs[0].find(",/etc/app.d/f19,"), std::string::npos) << runs[0];
+}
+
+TEST_F(ActionSchedulerTest, ChangesWhileRunningMakeExactlyOneMoreRun) {
+  scheduler_->OnChange({kFile, "modified", "b"});
+  loop_.RunDueTimers();
+  ASSERT_TRUE(scheduler_->Running(kFile));
+
+  scheduler_->OnChange({kFile, "deleted", "c"});
+  AdvanceAndRunTimers(clock_, loop_, 10);
+  scheduler_->OnChange({kFile, "deleted", "d"});
+  AdvanceAndRunTimers(clock_, loop_, 10);
+  EXPECT_EQ(loop_.pending_timers(), 1u);  // only the first run's timeout: nothing new started
+
+  Reap();  // the first run ends: the one more run starts at once
+  EXPECT_TRUE(scheduler_->Running(kFile));
+  Reap();
+  EXPECT_FALSE(scheduler_->Running(kFile));
+  AdvanceAndRunTimers(clock_, loop_, ActionScheduler::kMaxGatherMs);
+  EXPECT_FALSE(scheduler_->Running(kFile));
+  EXPECT_EQ(Runs(),
+            (std::vector<std::string>{"/etc/app.conf|modified|b|", "/etc/app.conf|deleted|d|"}));
+  EXPECT_EQ(loop_.pending_timers(), 0u);
+}
+
+TEST_F(ActionSchedulerTest, ADirectoryEntrysChangeWhileRunningStillWaitsForQuiet) {
+  scheduler_->OnChange({"/etc/app.d/x", "created", "b"});
+  AdvanceAndRunTimers(clock_, loop_, ActionScheduler::kQuietMs);
+  ASSERT_TRUE(scheduler_->Running(kTree));
+
+  // Quiet comes while the first run is still running: the batch waits for it.
+  scheduler_->OnChange({"/etc/app.d/y", "created", "c"});
+  AdvanceAndRunTimers(clock_, loop_, ActionScheduler::kQuietMs);
+  Reap();
+  EXPECT_TRUE(scheduler_->Running(kTree));
+
+  // The run ends before the quiet spell does: the batch still waits for it.
+  scheduler_->OnChange({"/etc/app.d/z", "created", "d"});
+  AdvanceAndRunTimers(clock_, loop_, 10);
+  Reap();
+  EXPECT_FALSE(scheduler_->Running(kTree));
+  AdvanceAndRunTimers(clock_, loop_, ActionScheduler::kQuietMs - 11);
+  EXPECT_FALSE(scheduler_->Running(kTree));
+  AdvanceAndRunTimers(clock_, loop_, 1);
+  EXPECT_TRUE(scheduler_->Running(kTree));
+  Reap();
+
+  EXPECT_EQ(Runs(), (std::vector<std::string>{"/etc/app.d|created|b|/etc/app.d/x,",
+                                              "/etc/app.d|created|c|/etc/app.d/y,",
+                                              "/etc/app.d|created|d|/etc/app.d/z,"}));
+  EXPECT_EQ(loop_.pending_timers(), 0u);
+}
+
+TEST_F(ActionSchedulerTest, DestroyingTheSchedulerCancelsItsGatheringTimers) {
+  scheduler_->OnChange({"/etc/app.d/x", "created", "b"});
+  scheduler_->OnChange({kFile, "modified", "b"});
+  EXPECT_EQ(loop_.pending_timers(), 2u);
+  scheduler_.reset();
+  EXPECT_EQ(loop_.pending_timers(), 0u);
+}
+
+}  // namespace
+}  // namespace syncr

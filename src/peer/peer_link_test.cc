@@ -1,0 +1,397 @@
+#include "peer/peer_link.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/fd.h"
+#include "loop/clock.h"
+#include "loop/event_loop.h"
+#include "net/frame.h"
+#include "os/disk.h"
+#include "store/backup_store.h"
+#include "testing/testing.h"
+
+namespace syncr {
+namespace {
+
+// The transport of a link whose peer answers: a child that connects to the
+// test's unix socket and hands over its stdin (the link's channel) with
+// SCM_RIGHTS, then waits. The test then speaks for the peer on that
+// descriptor in-process: what it writes is readable by the link at once and
+// what the link flushes is readable by the test at once, so no step waits
+// on the child.
+constexpr char kHandOver[] =
+    "exec /usr/bin/python3 -c 'import socket, sys\n"
+    "s = socket.socket(socket.AF_UNIX)\n"
+    "s.connect(sys.argv[1])\n"
+    "socket.send_fds(s, [b\"x\"], [0])\n"
+    "s.recv(1)' ";
+
+/// Node "a" dialing peer "b", on a FakeClock loop.
+class PeerLinkTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(dir_.path().empty());
+    config_.node.name = "a";
+    config_.node.root = dir_.path() + "/root";
+    config_.node.state_dir = dir_.path() + "/state";
+    SyncEntry hosts;
+    hosts.path = "/etc/hosts";
+    config_.sync = {hosts};
+    Result<std::unique_ptr<StateStore>> store = StateStore::Open(config_.node.state_dir, false);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    backups_ = std::make_unique<BackupStore>(config_, PosixDisk(), *store_);
+    node_ = std::make_unique<Node>(config_, PosixDisk(), *store_, *backups_);
+    journal_ = std::make_unique<Journal>(*store_);
+    ASSERT_TRUE(loop_.Init().ok());
+  }
+
+  void TearDown() override {
+    DestroyLink();
+    int status = 0;
+    EXPECT_EQ(waitpid(-1, &status, WNOHANG), -1) << "a transport child was left behind";
+  }
+
+  void MakeLink(const std::string& exec) {
+    PeerConfig peer;
+    peer.name = "b";
+    peer.exec = exec;
+    PeerLink::Hooks hooks;
+    hooks.scanning = [] { return false; };
+    hooks.rescan = [](const std::string&) {};
+    hooks.fetch_reply = [](const std::string&, const wire::FetchReply&) {};
+    hooks.down = [this](const std::string& peer, const std::string& why) {
+      downs_.push_back(peer + ": " + why);
+    };
+    link_ = std::make_unique<PeerLink>(loop_, config_, peer, *store_, *node_, *journal_,
+                                       std::move(hooks));
+  }
+
+  /// Destroys the link (it sends SIGTERM to its child) and reaps the child.
+  void DestroyLink() {
+    if (!link_) return;
+    const pid_t child = link_->child();
+    link_.reset();
+    if (child > 0) Reap(child);
+    EXPECT_EQ(loop_.pending_timers(), 0u) << "the link left a timer armed";
+  }
+
+  /// Waits for `pid`, which the link has sent SIGTERM, to exit.
+  static void Reap(pid_t pid) {
+    int status = 0;
+    pid_t got;
+    do {
+      got = waitpid(pid, &status, 0);
+    } while (got < 0 && errno == EINTR);
+    ASSERT_EQ(got, pid);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << "status " << status;
+  }
+
+  int64_t RedialDelay() const {
+    EXPECT_TRUE(loop_.next_deadline_ms().has_value());
+    return loop_.next_deadline_ms().value_or(0) - clock_.MonoMs();
+  }
+
+  void Advance(int64_t ms) { AdvanceAndRunTimers(clock_, loop_, ms); }
+
+  // ---- a peer that answers (see kHandOver)
+
+  /// Listens on a unix socket and makes a link whose transport hands its
+  /// channel to the test.
+  void MakeAnsweringLink() {
+    const std::string path = dir_.path() + "/peer.sock";
+    listener_.Reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_TRUE(listener_.valid());
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    ASSERT_LT(path.size(), sizeof addr.sun_path);
+    std::strcpy(addr.sun_path, path.c_str());
+    ASSERT_EQ(bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(listen(listener_.get(), 4), 0);
+    MakeLink(kHandOver + path);
+  }
+
+  /// Takes the channel the transport child hands over (a real wait for the
+  /// child, bounded, not fake time).
+  void AcceptPeer() {
+    pollfd pfd{listener_.get(), POLLIN, 0};
+    ASSERT_EQ(poll(&pfd, 1, 10000), 1) << "the transport child never connected";
+    handover_.Reset(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    ASSERT_TRUE(handover_.valid());
+    char byte;
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ASSERT_EQ(recvmsg(handover_.get(), &msg, MSG_CMSG_CLOEXEC), 1);
+    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    ASSERT_NE(cmsg, nullptr);
+    ASSERT_EQ(cmsg->cmsg_type, SCM_RIGHTS);
+    int fd = -1;
+    std::memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
+    peer_.Reset(fd);
+  }
+
+  /// Runs the loop once over what is ready now: the link reads what the
+  /// peer wrote, or flushes what it has queued.
+  void DispatchIo() {
+    loop_.After(0, [this] { loop_.Stop(); });
+    ASSERT_TRUE(loop_.Run().ok());
+  }
+
+  void SendToLink(const wire::Frame& frame) {
+    std::string bytes;
+    AppendFrame(frame, &bytes);
+    ASSERT_EQ(send(peer_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(bytes.size()));
+    DispatchIo();
+  }
+
+  /// Every frame the link has sent the peer so far.
+  std::vector<wire::Frame> Received() {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = recv(peer_.get(), buf, sizeof buf, MSG_DONTWAIT);
+      if (n <= 0) break;
+      decoder_.Feed(std::string_view(buf, static_cast<size_t>(n)));
+    }
+    std::vector<wire::Frame> frames;
+    wire::Frame frame;
+    while (decoder_.Pop(&frame) == FrameDecoder::Next::kFrame) frames.push_back(frame);
+    return frames;
+  }
+
+  /// Dials and takes the peer through Welcome and a complete Summary.
+  void BringUp() {
+    MakeAnsweringLink();
+    link_->Start();
+    AcceptPeer();
+    DispatchIo();  // the Hello goes out
+    std::vector<wire::Frame> hello = Received();
+    ASSERT_EQ(hello.size(), 1u);
+    ASSERT_TRUE(hello[0].has_hello());
+    wire::Frame welcome;
+    welcome.mutable_welcome()->set_protocol(kProtocolVersion);
+    welcome.mutable_welcome()->set_node("b");
+    SendToLink(welcome);
+    wire::Frame summary;
+    summary.mutable_summary()->set_complete(true);
+    SendToLink(summary);
+    ASSERT_EQ(link_->state(), PeerLink::State::kUp);
+  }
+
+  static wire::Frame Pong(uint64_t nonce) {
+    wire::Frame pong;
+    pong.mutable_pong()->set_nonce(nonce);
+    return pong;
+  }
+
+  TempDir dir_;
+  Config config_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<BackupStore> backups_;
+  std::unique_ptr<Node> node_;
+  std::unique_ptr<Journal> journal_;
+  FakeClock clock_;
+  EventLoop loop_{clock_};
+  std::vector<std::string> downs_;
+  UniqueFd listener_;
+  UniqueFd handover_;
+  UniqueFd peer_;  ///< the peer's end of the link's channel
+  FrameDecoder decoder_{1 << 20};
+  std::unique_ptr<PeerLink> link_;  // last: destroyed (and its child reaped) first
+};
+
+TEST_F(PeerLinkTest, APeerThatNeverAnswersTheHandshakeIsRedialedWithBackoff) {
+  MakeLink("exec sleep 30");
+  const int64_t timeout = config_.limits.handshake_timeout_ms;
+  link_->Start();
+  EXPECT_EQ(link_->state(), PeerLink::State::kHandshake);
+  pid_t child = link_->child();
+  ASSERT_GT(child, 0);
+
+  Advance(timeout - 1);
+  EXPECT_EQ(link_->state(), PeerLink::State::kHandshake);
+  Advance(1);
+  EXPECT_EQ(link_->state(), PeerLink::State::kDown);
+  EXPECT_EQ(link_->child(), -1);
+  Reap(child);
+  EXPECT_EQ(link_->Snapshot().last_error, "no answer to the handshake");
+  EXPECT_FALSE(link_->Snapshot().connected);
+  EXPECT_EQ(downs_, (std::vector<std::string>{"b: no answer to the handshake"}));
+
+  for (int64_t expected : {200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000, 30000}) {
+    ASSERT_EQ(RedialDelay(), expected);
+    Advance(expected - 1);
+    EXPECT_EQ(link_->state(), PeerLink::State::kDown) << expected;
+    Advance(1);
+    ASSERT_EQ(link_->state(), PeerLink::State::kHandshake) << expected;
+    child = link_->child();
+    ASSERT_GT(child, 0);
+    Advance(timeout);
+    ASSERT_EQ(link_->state(), PeerLink::State::kDown) << expected;
+    Reap(child);
+  }
+  EXPECT_EQ(downs_.size(), 11u);
+}
+
+TEST_F(PeerLinkTest, RedialNowWhileDownDialsAtOnceAndResetsTheBackoff) {
+  MakeLink("exec sleep 30");
+  const int64_t timeout = config_.limits.handshake_timeout_ms;
+  link_->Start();
+  for (int i = 0; i < 4; ++i) {  // down after 4 failed dials: the next wait is 1600
+    const pid_t child = link_->child();
+    Advance(timeout);
+    Reap(child);
+    if (i < 3) Advance(RedialDelay());
+  }
+  ASSERT_EQ(link_->state(), PeerLink::State::kDown);
+  ASSERT_EQ(RedialDelay(), 1600);
+
+  link_->RedialNow();
+  EXPECT_EQ(link_->state(), PeerLink::State::kHandshake);
+  const pid_t child = link_->child();
+  ASSERT_GT(child, 0);
+  EXPECT_EQ(loop_.pending_timers(), 1u);  // the handshake's; the old redial is gone
+
+  link_->RedialNow();  // not down: nothing happens
+  EXPECT_EQ(link_->child(), child);
+
+  Advance(timeout);
+  ASSERT_EQ(link_->state(), PeerLink::State::kDown);
+  Reap(child);
+  EXPECT_EQ(RedialDelay(), 200);
+}
+
+TEST_F(PeerLinkTest, HandshakeThenCatchingUpThenUpAfterTheCompleteSummary) {
+  MakeAnsweringLink();
+  link_->Start();
+  EXPECT_EQ(link_->state(), PeerLink::State::kHandshake);
+  AcceptPeer();
+  DispatchIo();
+  std::vector<wire::Frame> sent = Received();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].hello().node(), "a");
+  EXPECT_EQ(sent[0].hello().protocol(), kProtocolVersion);
+
+  wire::Frame welcome;
+  welcome.mutable_welcome()->set_protocol(kProtocolVersion);
+  welcome.mutable_welcome()->set_node("b");
+  SendToLink(welcome);
+  EXPECT_EQ(link_->state(), PeerLink::State::kCatchingUp);
+  EXPECT_TRUE(link_->connected());
+  EXPECT_FALSE(link_->up());
+
+  wire::Frame page;
+  wire::Version* held = page.mutable_summary()->add_versions();
+  held->set_path("/etc/hosts");
+  *held->mutable_vv() = VV({{"a", 1}});
+  SendToLink(page);  // not complete yet
+  EXPECT_EQ(link_->state(), PeerLink::State::kCatchingUp);
+
+  wire::Frame last;
+  last.mutable_summary()->set_complete(true);
+  SendToLink(last);
+  EXPECT_EQ(link_->state(), PeerLink::State::kUp);
+  EXPECT_TRUE(link_->Snapshot().connected);
+  EXPECT_EQ(link_->Snapshot().state, "up");
+  EXPECT_EQ(link_->Snapshot().last_error, "");
+  std::optional<wire::VersionVector> has = store_->GetPeerHas("b", "/etc/hosts");
+  ASSERT_TRUE(has.has_value());
+  EXPECT_EQ(Counter(*has, "a"), 1u);
+  EXPECT_TRUE(downs_.empty());
+}
+
+TEST_F(PeerLinkTest, APeerThatKeepsAnsweringStaysUpWithAPingEveryKeepalive) {
+  BringUp();
+  for (uint64_t nonce = 1; nonce <= 10; ++nonce) {
+    Advance(PeerLink::kKeepaliveMs - 1);
+    EXPECT_TRUE(Received().empty());
+    Advance(1);
+    std::vector<wire::Frame> sent = Received();
+    ASSERT_EQ(sent.size(), 1u) << nonce;
+    ASSERT_TRUE(sent[0].has_ping());
+    EXPECT_EQ(sent[0].ping().nonce(), nonce);
+    SendToLink(Pong(nonce));
+  }
+  EXPECT_EQ(link_->state(), PeerLink::State::kUp);  // 30 s up, never quiet for long
+  EXPECT_TRUE(downs_.empty());
+}
+
+TEST_F(PeerLinkTest, APeerSilentForTheSilenceLimitIsNotAnswering) {
+  BringUp();
+  Advance(PeerLink::kKeepaliveMs);
+  ASSERT_EQ(Received().size(), 1u);
+  SendToLink(Pong(1));  // the last the peer says
+  const int64_t last_heard = clock_.MonoMs();
+
+  Advance(PeerLink::kSilenceMs - 1);
+  EXPECT_EQ(link_->state(), PeerLink::State::kUp);
+  std::vector<wire::Frame> pings = Received();
+  EXPECT_EQ(pings.size(), 3u);  // pinged every keepalive meanwhile
+  for (const wire::Frame& f : pings) EXPECT_TRUE(f.has_ping());
+
+  // Found at the first keepalive tick once it has been silent that long.
+  const pid_t child = link_->child();
+  ASSERT_TRUE(loop_.next_deadline_ms().has_value());
+  const int64_t tick = *loop_.next_deadline_ms();
+  EXPECT_LE(tick - last_heard, PeerLink::kSilenceMs + PeerLink::kKeepaliveMs);
+  Advance(tick - clock_.MonoMs() - 1);
+  EXPECT_EQ(link_->state(), PeerLink::State::kUp);
+  Advance(1);
+  EXPECT_EQ(link_->state(), PeerLink::State::kDown);
+  EXPECT_NE(link_->Snapshot().last_error.find("not answering"), std::string::npos)
+      << link_->Snapshot().last_error;
+  ASSERT_EQ(downs_.size(), 1u);
+  EXPECT_NE(downs_[0].find("not answering"), std::string::npos) << downs_[0];
+  Reap(child);
+  EXPECT_EQ(RedialDelay(), PeerLink::kBackoffFirstMs);  // the backoff was reset when it came up
+}
+
+TEST_F(PeerLinkTest, AWelcomeFromTheWrongNodeTakesTheLinkDown) {
+  MakeAnsweringLink();
+  link_->Start();
+  AcceptPeer();
+  wire::Frame welcome;
+  welcome.mutable_welcome()->set_protocol(kProtocolVersion);
+  welcome.mutable_welcome()->set_node("c");
+  const pid_t child = link_->child();
+  SendToLink(welcome);
+  EXPECT_EQ(link_->state(), PeerLink::State::kDown);
+  EXPECT_NE(link_->Snapshot().last_error.find("unexpected welcome from 'c'"), std::string::npos)
+      << link_->Snapshot().last_error;
+  Reap(child);
+}
+
+TEST_F(PeerLinkTest, AnErrorFromThePeerTakesTheLinkDownWithItsMessage) {
+  BringUp();
+  wire::Frame error;
+  error.mutable_error()->set_message("shutting down");
+  const pid_t child = link_->child();
+  SendToLink(error);
+  EXPECT_EQ(link_->state(), PeerLink::State::kDown);
+  EXPECT_EQ(link_->Snapshot().last_error, "b said: shutting down");
+  EXPECT_EQ(downs_, (std::vector<std::string>{"b: b said: shutting down"}));
+  Reap(child);
+}
+
+}  // namespace
+}  // namespace syncr

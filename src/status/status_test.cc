@@ -1,0 +1,194 @@
+#include "status/status.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "testing/testing.h"
+
+namespace syncr {
+namespace {
+
+wire::Version V(const std::string& path, wire::Kind kind, const VersionVector& vv) {
+  wire::Version v;
+  v.set_path(path);
+  v.set_kind(kind);
+  *v.mutable_vv() = vv;
+  return v;
+}
+
+std::vector<std::string> Strings(const google::protobuf::RepeatedPtrField<std::string>& field) {
+  return {field.begin(), field.end()};
+}
+
+/// Node "a" syncs /etc/hosts and the tree /etc/app to peers "b" and "c";
+/// its store still holds a row of /srv/old, an entry a reload removed.
+class BuildStatusTest : public testing::Test {
+ protected:
+  BuildStatusTest() {
+    SyncEntry hosts;
+    hosts.path = "/etc/hosts";
+    SyncEntry app;
+    app.path = "/etc/app";
+    config_.node.name = "a";
+    config_.sync = {hosts, app};
+
+    input_.node = "a";
+    input_.started_ns = 42;
+    input_.files = {V("/etc/hosts", wire::KIND_FILE, VV({{"a", 2}})),
+                    V("/etc/app/x.conf", wire::KIND_FILE, VV({{"a", 1}, {"b", 1}})),
+                    V("/srv/old", wire::KIND_FILE, VV({{"a", 7}}))};
+    input_.peers = {Holding("b"), Holding("c")};
+  }
+
+  /// A connected peer that holds every synced version (not /srv/old).
+  PeerSnapshot Holding(const std::string& name) const {
+    PeerSnapshot peer;
+    peer.name = name;
+    peer.connected = true;
+    peer.state = "up";
+    for (const wire::Version& v : input_.files) {
+      if (config_.FindEntry(v.path())) peer.has[v.path()] = v.vv();
+    }
+    return peer;
+  }
+
+  const wire::PathStatus* Row(const wire::StatusReply& reply, const std::string& path) const {
+    for (const wire::PathStatus& ps : reply.paths()) {
+      if (ps.path() == path) return &ps;
+    }
+    return nullptr;
+  }
+
+  Config config_;
+  StatusInput input_;
+};
+
+TEST_F(BuildStatusTest, InSyncWhenEveryPeerIsConnectedAndHoldsEveryPath) {
+  const wire::StatusReply reply = BuildStatus(config_, input_);
+  EXPECT_TRUE(reply.in_sync());
+  EXPECT_EQ(reply.node(), "a");
+  EXPECT_EQ(reply.started_ns(), 42);
+  ASSERT_EQ(reply.peers_size(), 2);
+  for (const wire::PeerStatus& p : reply.peers()) {
+    EXPECT_TRUE(p.connected()) << p.name();
+    EXPECT_EQ(p.pending(), 0u) << p.name();
+  }
+  ASSERT_EQ(reply.paths_size(), 2);
+  for (const wire::PathStatus& ps : reply.paths()) {
+    EXPECT_EQ(ps.state(), "in sync") << ps.path();
+    EXPECT_EQ(ps.pending_to_size(), 0) << ps.path();
+  }
+  EXPECT_EQ(Row(reply, "/etc/app/x.conf")->entry(), "/etc/app");
+  EXPECT_EQ(Row(reply, "/etc/hosts")->version().vv().SerializeAsString(),
+            VV({{"a", 2}}).SerializeAsString());
+}
+
+TEST_F(BuildStatusTest, AHolderThatIsNotConnectedIsNotInSync) {
+  input_.peers[1].connected = false;
+  input_.peers[1].state = "down";
+  input_.peers[1].last_error = "no answer to the handshake";
+  const wire::StatusReply reply = BuildStatus(config_, input_);
+  EXPECT_FALSE(reply.in_sync());
+  EXPECT_FALSE(reply.peers(1).connected());
+  EXPECT_EQ(reply.peers(1).last_error(), "no answer to the handshake");
+  EXPECT_EQ(reply.peers(1).pending(), 0u);  // it holds everything: nothing pending
+}
+
+TEST_F(BuildStatusTest, PendingIsCountedPerPeer) {
+  input_.peers[0].has["/etc/hosts"] = VV({{"a", 1}});  // b holds an older one
+  input_.peers[1].has.clear();                         // c holds nothing known
+  const wire::StatusReply reply = BuildStatus(config_, input_);
+  EXPECT_FALSE(reply.in_sync());
+  EXPECT_EQ(reply.peers(0).pending(), 1u);
+  EXPECT_EQ(reply.peers(1).pending(), 2u);  // /srv/old is not counted
+  const wire::PathStatus* hosts = Row(reply, "/etc/hosts");
+  EXPECT_EQ(hosts->state(), "pending");
+  EXPECT_EQ(Strings(hosts->pending_to()), (std::vector<std::string>{"b", "c"}));
+  const wire::PathStatus* x = Row(reply, "/etc/app/x.conf");
+  EXPECT_EQ(x->state(), "pending");
+  EXPECT_EQ(Strings(x->pending_to()), (std::vector<std::string>{"c"}));
+}
+
+TEST_F(BuildStatusTest, AConflictIsNotInSyncEvenWhenEveryPeerHoldsIt) {
+  input_.files[0].set_conflict(true);
+  const wire::StatusReply reply = BuildStatus(config_, input_);
+  EXPECT_FALSE(reply.in_sync());
+  EXPECT_EQ(Row(reply, "/etc/hosts")->state(), "conflict");
+  EXPECT_EQ(reply.peers(0).pending(), 0u);
+}
+
+TEST_F(BuildStatusTest, AMissingPathIsNotInSyncAndNotPending) {
+  input_.files.push_back(V("/etc/app/gone", wire::KIND_NONE, VV({})));
+  const wire::StatusReply reply = BuildStatus(config_, input_);
+  EXPECT_FALSE(reply.in_sync());
+  EXPECT_EQ(Row(reply, "/etc/app/gone")->state(), "missing");
+  EXPECT_EQ(Row(reply, "/etc/app/gone")->pending_to_size(), 0);
+  EXPECT_EQ(reply.peers(0).pending(), 0u);
+  EXPECT_EQ(reply.peers(1).pending(), 0u);
+}
+
+TEST_F(BuildStatusTest, ARefusedPathIsListedWithItsReasonButNotPending) {
+  input_.peers[0].has.erase("/etc/app/x.conf");
+  input_.peers[0].refused["/etc/app/x.conf"] = "its config does not sync this path: outside";
+  const wire::StatusReply reply = BuildStatus(config_, input_);
+  EXPECT_FALSE(reply.in_sync());
+  EXPECT_EQ(reply.peers(0).pending(), 0u);
+  const wire::PathStatus* x = Row(reply, "/etc/app/x.conf");
+  EXPECT_EQ(x->state(), "refused");
+  EXPECT_EQ(Strings(x->refused_by()), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(x->pending_to_size(), 0);
+  EXPECT_EQ(Strings(x->problems()),
+            (std::vector<std::string>{"b: its config does not sync this path: outside"}));
+  EXPECT_EQ(Row(reply, "/etc/hosts")->state(), "in sync");
+}
+
+TEST_F(BuildStatusTest, ARefusalOfAVersionThePeerNowHoldsIsNoLongerShown) {
+  // The refusal is remembered, but the peer holds the version: nothing lacks.
+  input_.peers[0].refused["/etc/hosts"] = "too big";
+  const wire::StatusReply reply = BuildStatus(config_, input_);
+  EXPECT_TRUE(reply.in_sync());
+  EXPECT_EQ(Row(reply, "/etc/hosts")->refused_by_size(), 0);
+}
+
+TEST_F(BuildStatusTest, ANodeWideProblemIsNotInSync) {
+  input_.problems = {"out of inotify watches (raise fs.inotify.max_user_watches)"};
+  const wire::StatusReply reply = BuildStatus(config_, input_);
+  EXPECT_FALSE(reply.in_sync());
+  EXPECT_EQ(Strings(reply.problems()), input_.problems);
+}
+
+TEST_F(BuildStatusTest, RowsOfEntriesNoLongerInTheConfigAreLeftOut) {
+  // No peer holds /srv/old: it is history, not a pending path.
+  const wire::StatusReply reply = BuildStatus(config_, input_);
+  EXPECT_EQ(Row(reply, "/srv/old"), nullptr);
+  EXPECT_EQ(reply.peers(0).pending(), 0u);
+  EXPECT_TRUE(reply.in_sync());
+}
+
+TEST_F(BuildStatusTest, RunningActionsAreFlaggedOnTheirEntrysPaths) {
+  wire::ActionResult last;
+  last.set_command("systemctl reload app");
+  last.set_exit_code(0);
+  input_.last_action["/etc/app"] = last;
+  input_.last_action["/etc/hosts"] = last;
+  input_.actions_running = {"/etc/app"};
+  const wire::StatusReply reply = BuildStatus(config_, input_);
+  const wire::PathStatus* x = Row(reply, "/etc/app/x.conf");
+  EXPECT_TRUE(x->last_action().running());
+  EXPECT_EQ(x->last_action().command(), "systemctl reload app");
+  EXPECT_FALSE(Row(reply, "/etc/hosts")->last_action().running());
+  EXPECT_EQ(Row(reply, "/etc/hosts")->last_action().command(), "systemctl reload app");
+  EXPECT_TRUE(reply.in_sync());  // running actions are not a sync problem
+}
+
+TEST_F(BuildStatusTest, ARunningFirstActionIsFlaggedWithoutALastResult) {
+  input_.actions_running = {"/etc/hosts"};
+  const wire::StatusReply reply = BuildStatus(config_, input_);
+  EXPECT_TRUE(Row(reply, "/etc/hosts")->last_action().running());
+  EXPECT_FALSE(Row(reply, "/etc/app/x.conf")->has_last_action());
+}
+
+}  // namespace
+}  // namespace syncr
