@@ -145,6 +145,16 @@ void ActionRunner::Finish(const std::string& entry, int exit_code) {
   StartNext(entry);
 }
 
+// Whatever still runs is killed, and the loop keeps no timer or watch that
+// points at this runner.
+ActionRunner::~ActionRunner() {
+  for (auto& [entry, run] : running_) {
+    loop_.Cancel(run->timer);
+    if (run->out.valid()) loop_.Remove(run->out.get());
+    if (run->pid > 0) kill(-run->pid, SIGKILL);
+  }
+}
+
 void ActionRunner::KillAll() {
   for (auto& [pid, entry] : by_pid_) kill(-pid, SIGKILL);
 }

@@ -37,6 +37,11 @@ class ActionRunner {
   ActionRunner(EventLoop& loop, std::function<void(const ActionRun&)> on_run,
                std::function<void(const std::string& entry)> on_idle)
       : loop_(loop), on_run_(std::move(on_run)), on_idle_(std::move(on_idle)) {}
+  /// Kills what still runs (its children are reaped by whoever reaps
+  /// SIGCHLD) and releases the loop's timers and watches.
+  ~ActionRunner();
+  ActionRunner(const ActionRunner&) = delete;
+  ActionRunner& operator=(const ActionRunner&) = delete;
 
   /// Starts `job` now, or, if the entry's actions are running, queues it as
   /// the one more run (replacing any job queued before it).

@@ -229,5 +229,19 @@ TEST_F(ActionSchedulerTest, DestroyingTheSchedulerCancelsItsGatheringTimers) {
   EXPECT_EQ(loop_.pending_timers(), 0u);
 }
 
+TEST_F(ActionSchedulerTest, DestroyingItWhileACommandRunsKillsItAndLeavesNothingOnTheLoop) {
+  scheduler_->OnChange({kFile, "modified", "b"});
+  loop_.RunDueTimers();
+  ASSERT_TRUE(scheduler_->Running(kFile));
+  ASSERT_EQ(loop_.pending_timers(), 1u);  // the command's timeout
+  scheduler_.reset();
+  EXPECT_EQ(loop_.pending_timers(), 0u);
+  int status = 0;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, 0)) < 0 && errno == EINTR) {
+  }
+  ASSERT_GT(pid, 0);  // reaped here so that TearDown finds no child left
+}
+
 }  // namespace
 }  // namespace syncr
