@@ -126,7 +126,7 @@ void DaemonImpl::Build() {
                                     },
                                     [this](const std::string& from, const wire::Frame& have) {
                                       ForEachLink([&](PeerLink& link) {
-                                        if (link.name() != from) link.SendOther(have);
+                                        if (link.name() != from) link.Tell(have.have());
                                       });
                                     },
                                     [this](uint64_t id, const wire::ControlRequest& request) {

@@ -377,6 +377,15 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
   return out;
 }
 
+bool Node::StagedBelow(const std::vector<PendingApply>& pending, const wire::Update& update) {
+  if (update.version().kind() != wire::KIND_DELETED) return false;
+  const std::string prefix = update.version().path() + "/";
+  for (const PendingApply& p : pending) {
+    if (!p.temp.empty() && p.applied.path().compare(0, prefix.size(), prefix) == 0) return true;
+  }
+  return false;
+}
+
 std::vector<Result<ApplyOutcome>> Node::ApplyBatch(
     const std::vector<const wire::Update*>& updates) {
   std::vector<Result<ApplyOutcome>> results;
@@ -389,7 +398,11 @@ std::vector<Result<ApplyOutcome>> Node::ApplyBatch(
   batch_directory_entries_.clear();
   for (size_t i = 0; i < updates.size(); ++i) {
     // A path twice in one batch: finish the first before deciding the second.
-    if (!in_batch.insert(updates[i]->version().path()).second) {
+    // Likewise a deletion below which something is staged: the staged temp
+    // file would make the directory look as if it held files we do not
+    // sync, and it would stay on this node, recorded as deleted.
+    if (!in_batch.insert(updates[i]->version().path()).second ||
+        StagedBelow(pending, *updates[i])) {
       FinishBatch(&pending, &results);
       in_batch = {updates[i]->version().path()};
       // No event has been read since the first was renamed into place: a

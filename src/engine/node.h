@@ -111,6 +111,9 @@ class Node {
   struct PendingApply;
   Result<ApplyOutcome> Decide(const wire::Update& update, std::optional<PendingApply>* write);
   void FinishBatch(std::vector<PendingApply>* pending, std::vector<Result<ApplyOutcome>>* results);
+  /// True when `update` deletes a directory below which `pending` has a
+  /// staged (not yet renamed) file.
+  static bool StagedBelow(const std::vector<PendingApply>& pending, const wire::Update& update);
   Status Record(PendingApply& p, ApplyOutcome* out);
   WriteMeta MetaFor(const wire::Version& remote) const;
   /// The xattr namespaces this node replicates ([metadata] acls, xattrs).

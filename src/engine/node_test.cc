@@ -425,6 +425,49 @@ TEST_F(NodeTest, AppliedDirectoryIsAnnouncedBeforeAnythingIsWrittenIntoIt) {
   EXPECT_EQ(ReadFile(file_disk), "inside\n");
 }
 
+// A directory's deletion that arrives in the batch that also creates a file
+// in it (the file's own tombstone still queued behind its creation on the
+// sender): the file is renamed into place before the deletion is decided, so
+// the deletion finds a synced file and waits for it, instead of taking the
+// staged temp file for a file it must keep and recording the directory as
+// deleted while it stays.
+TEST_F(NodeTest, DeletionOfADirectoryWaitsForAFileStagedInItInTheSameBatch) {
+  SyncEntry entry;
+  entry.path = "/etc/conf.d";
+  a_->config.sync.push_back(entry);
+  const std::string dir_disk = a_->config.DiskPath("/etc/conf.d");
+  auto version = [](const std::string& path, wire::Kind kind, const wire::VersionVector& vv) {
+    wire::Update u;
+    wire::Version* v = u.mutable_version();
+    v->set_path(path);
+    v->set_kind(kind);
+    *v->mutable_vv() = vv;
+    v->mutable_meta()->set_mode(0755);
+    v->set_origin("b");
+    v->set_change_ns(100);
+    return u;
+  };
+  const wire::Update made = version("/etc/conf.d", wire::KIND_DIRECTORY, VV({{"b", 1}}));
+  ASSERT_TRUE(a_->node->ApplyBatch({&made})[0].ok());
+  wire::Update file = RemoteUpdate("inside\n", VV({{"b", 1}}), 100);
+  file.mutable_version()->set_path("/etc/conf.d/x.conf");
+  const wire::Update gone = version("/etc/conf.d", wire::KIND_DELETED, VV({{"b", 2}}));
+  std::vector<Result<ApplyOutcome>> out = a_->node->ApplyBatch({&file, &gone});
+  ASSERT_TRUE(out[0].ok()) << out[0].status().ToString();
+  EXPECT_FALSE(out[1].ok()) << "deleted a directory that still holds a synced file";
+  EXPECT_EQ(ReadFile(dir_disk + "/x.conf"), "inside\n");
+  std::optional<wire::Version> stored = a_->store->GetFile("/etc/conf.d");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->kind(), wire::KIND_DIRECTORY) << "recorded as deleted while it stays";
+
+  // The file's tombstone comes next: then the directory goes.
+  wire::Update file_gone = version("/etc/conf.d/x.conf", wire::KIND_DELETED, VV({{"b", 2}}));
+  out = a_->node->ApplyBatch({&file_gone, &gone});
+  ASSERT_TRUE(out[0].ok()) << out[0].status().ToString();
+  ASSERT_TRUE(out[1].ok()) << out[1].status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(dir_disk));
+}
+
 // A peer's vector is stored as sent. If it is not canonical (a duplicate entry
 // for this node), the next local edit must still make a newer version, or
 // every peer would ignore that edit as old.

@@ -82,6 +82,7 @@ void PeerLink::Enter(State next) {
       summary_.clear();
       journal_.Note("", spdlog::level::info, "connected to " + peer_.name);
       Keepalive();
+      if (!untold_.empty()) Tell(wire::Have());
       break;
     case State::kUp:
       break;
@@ -379,6 +380,23 @@ void PeerLink::Pump() {
     outbox_.Sent(*path, bytes);
     spdlog::debug("sent {} {} to {}", *path, ToString(v->vv()), peer_.name);
   }
+  Flush();
+}
+
+void PeerLink::Tell(const wire::Have& have) {
+  for (const wire::Version& v : have.versions()) {
+    auto it = untold_.find(v.path());
+    untold_[v.path()] = it == untold_.end() ? v.vv() : Merge(it->second, v.vv());
+  }
+  if (!connected() || !channel_) return;
+  wire::Frame frame;
+  for (const auto& [path, vv] : untold_) {
+    wire::Version* held = frame.mutable_have()->add_versions();
+    held->set_path(path);
+    *held->mutable_vv() = vv;
+  }
+  untold_.clear();
+  channel_->Send(frame);
   Flush();
 }
 

@@ -75,9 +75,14 @@ class PeerLink {
   void Enqueue(const std::string& path);
   /// Sends what the queue and the window allow.
   void Pump();
-  /// Sends a frame that is not part of the push (Have, FetchRequest);
-  /// false if the link is not connected.
+  /// Sends a frame that is not part of the push (a FetchRequest); false if
+  /// the link is not connected.
   bool SendOther(const wire::Frame& frame);
+  /// Tells the peer what this node now holds (after applying what a third
+  /// node sent). While the link is not connected this is kept and sent once
+  /// it is: a notice lost to a redial would leave the peer believing we
+  /// lack those versions for ever.
+  void Tell(const wire::Have& have);
   /// The transport child exited (reaped by the daemon).
   void OnChildExit();
 
@@ -123,6 +128,7 @@ class PeerLink {
   uint64_t peer_max_file_bytes_ = 0;  ///< from its Welcome; 0: unknown
   std::string last_error_;
   std::map<std::string, wire::VersionVector> summary_;  ///< pages received so far
+  std::map<std::string, wire::VersionVector> untold_;   ///< Have not sent yet (see Tell)
   Outbox outbox_;
 };
 
