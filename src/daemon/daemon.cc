@@ -78,6 +78,7 @@ Status DaemonImpl::Open() {
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
   Build();
+  if (Status s = replica_->Init(); !s.ok()) return s;
   if (Status s = feed_->Init(); !s.ok()) return s;
   if (Status s = InstallSignals(); !s.ok()) return s;
   loop_.Add(feed_->fd(), EPOLLIN, [this](uint32_t) { feed_->Drain(); });

@@ -22,6 +22,9 @@ struct Observed {
   uint32_t uid = 0;
   uint32_t gid = 0;
   int64_t mtime_ns = 0;
+  /// When the inode last changed (content, mode, owner, rename): when the
+  /// edit happened, as far as the disk can tell. User space cannot set it.
+  int64_t ctime_ns = 0;
   uint64_t size = 0;
   std::string link_target;
   std::vector<std::pair<std::string, std::string>> xattrs;  ///< managed ones, sorted

@@ -1,8 +1,10 @@
 #include "engine/node.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <map>
 #include <set>
 
 #include "common/util.h"
@@ -48,6 +50,7 @@ Result<Observed> Node::ObserveDisk(const std::string& path, std::string* content
   obs.uid = snap->info.uid;
   obs.gid = snap->info.gid;
   obs.mtime_ns = snap->info.mtime_ns;
+  obs.ctime_ns = snap->info.ctime_ns;
   obs.size = snap->info.size;
   for (auto& [xname, value] : snap->xattrs) {
     if (ManagedXattr(xname)) obs.xattrs.emplace_back(xname, std::move(value));
@@ -86,6 +89,23 @@ Result<std::optional<Change>> Node::ScanLocal(const std::string& path, bool* wri
   return ScanLocalWith(path, quick, &*stored);
 }
 
+// When the change a scan found was made (SPEC 6: an edit found by a
+// start-up scan dates from the file, not from the scan, so the order in which
+// daemons start never decides a conflict). The inode's ctime: it moves with
+// every write, rename into place, chmod and chown, and unlike the mtime it
+// cannot be set from user space (cp -p, tar and touch set old mtimes). A
+// deletion dates from its directory's ctime, which moved when the name went.
+// Never later than now (a clock stepped back).
+int64_t Node::ChangeTime(const std::string& path, const Observed& obs) {
+  const int64_t now = WallNs();
+  int64_t at = obs.ctime_ns;
+  if (obs.kind == wire::KIND_NONE) {
+    Result<FileInfo> dir = disk_.Lstat(DirName(config_.DiskPath(path)));
+    at = dir.ok() ? dir->ctime_ns : now;
+  }
+  return at > 0 && at < now ? at : now;
+}
+
 Result<std::optional<Change>> Node::ScanLocalWith(const std::string& path,
                                                   const Result<FileInfo>& quick,
                                                   std::optional<wire::Version>* stored_io) {
@@ -108,7 +128,7 @@ Result<std::optional<Change>> Node::ScanLocalWith(const std::string& path,
   if (stored) *v.mutable_vv() = stored->vv();
   Bump(v.mutable_vv(), name());
   v.set_origin(name());
-  v.set_change_ns(WallNs());
+  v.set_change_ns(ChangeTime(path, *obs));
   v.set_conflict(stored && stored->conflict());
   if (v.conflict()) {
     v.set_lost_hash(stored->lost_hash());
@@ -371,6 +391,7 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
     p.applied.mutable_meta()->set_uid(meta.uid.value_or(geteuid()));
     p.applied.mutable_meta()->set_gid(meta.gid.value_or(getegid()));
   } else {
+    if (Status s = Intend(remote, p); !s.ok()) return s;
     if (Status s = WriteToDisk(update, local, &p.applied); !s.ok()) return s;
   }
   *write = std::move(p);
@@ -433,6 +454,10 @@ std::vector<Result<ApplyOutcome>> Node::ApplyBatch(
       if (result.ok()) result = s;
     }
     ForgetStats();  // the stats it trusted belong to versions that are not stored
+  } else if (intents_) {
+    // Everything the log announced is in the store, or was never written
+    // (a failed apply leaves the old content): the log has served.
+    if (Status s = intents_->Clear(); !s.ok()) spdlog::warn("{}", s.ToString());
   }
   return results;
 }
@@ -453,6 +478,7 @@ void Node::FinishBatch(std::vector<PendingApply>* pending,
     if (p.temp.empty()) continue;
     const std::string disk_path = config_.DiskPath(p.applied.path());
     Status s = synced;
+    if (s.ok()) s = Intend(p.update->version(), p);
     if (s.ok()) s = disk_.CommitStaged(p.temp, disk_path);
     if (!s.ok()) {
       disk_.DiscardStaged(p.temp);
@@ -500,6 +526,53 @@ void Node::FinishBatch(std::vector<PendingApply>* pending,
     }
   }
   pending->clear();
+}
+
+wire::Version Node::Destined(const wire::Version& remote, const PendingApply& p) const {
+  wire::Version v = remote;
+  const WriteMeta meta = MetaFor(remote);
+  v.mutable_meta()->set_uid(meta.uid.value_or(geteuid()));
+  v.mutable_meta()->set_gid(meta.gid.value_or(getegid()));
+  if (p.conflict && p.local) {
+    *v.mutable_vv() = Merge(p.local->vv(), remote.vv());
+    v.set_conflict(true);
+    v.set_lost_hash(p.local->hash());
+    v.set_lost_origin(p.local->origin());
+  }
+  return v;
+}
+
+Status Node::Intend(const wire::Version& remote, const PendingApply& p) {
+  if (!intents_) return Status();
+  return intents_->Record(Destined(remote, p));
+}
+
+Result<std::vector<std::string>> Node::AdoptIntents() {
+  std::vector<std::string> adopted;
+  if (!intents_ || intents_->empty()) return adopted;
+  Result<std::vector<wire::Version>> pending = intents_->Pending();
+  if (!pending.ok()) return pending.status();
+  // The newest intent for a path is the one its disk may hold.
+  std::map<std::string, wire::Version> last;
+  for (wire::Version& v : *pending) last[v.path()] = std::move(v);
+  StateStore::Batch batch(store_);
+  for (auto& [path, intent] : last) {
+    Result<std::optional<wire::Version>> stored = store_.FindFile(path);
+    if (!stored.ok()) return stored.status();
+    if (*stored && Covers((*stored)->vv(), intent.vv())) continue;  // recorded after all
+    std::string content;
+    Result<Observed> obs = ObserveDisk(path, &content);
+    if (!obs.ok() || IsRealChange(&intent, *obs, is_root_)) continue;  // not what we wrote
+    intent.mutable_meta()->set_mtime_ns(obs->mtime_ns);
+    if (Status s = store_.PutFile(intent); !s.ok()) return s;
+    if (intent.kind() == wire::KIND_FILE) {
+      if (Status s = backups_.Record(intent, content, false); !s.ok()) return s;
+    }
+    adopted.push_back(path);
+  }
+  if (Status s = batch.Commit(); !s.ok()) return s;
+  if (Status s = intents_->Clear(); !s.ok()) return s;
+  return adopted;
 }
 
 Status Node::Record(PendingApply& p, ApplyOutcome* out) {

@@ -17,6 +17,7 @@
 #include "engine/decide.h"
 #include "os/disk.h"
 #include "store/backup_store.h"
+#include "store/intent_log.h"
 #include "store/state_store.h"
 
 namespace syncr {
@@ -68,6 +69,16 @@ class Node {
     std::function<void(const std::string& path)> directory_made;
   };
   void SetWatching(Watching watching) { watching_ = std::move(watching); }
+  /// Where the versions being written for peers are recorded before the
+  /// disk is touched (see IntentLog). Without one (tests), a crash in the
+  /// middle of an apply is recovered by the start-up scan alone.
+  void SetIntentLog(IntentLog* intents) { intents_ = intents; }
+  /// Start-up, before the first scan: a version the log says we were
+  /// writing, that the disk now holds exactly, is the peer's version that a
+  /// crash kept us from recording: record it (no new local version, no
+  /// conflict). Anything else on disk is left to the scan. Clears the log.
+  /// Returns the paths adopted.
+  Result<std::vector<std::string>> AdoptIntents();
   /// An event that is not our own came for `path`: look at it again.
   void ForgetStat(const std::string& path) { stat_cache_.erase(path); }
   /// Events were lost (inotify overflow): look at everything again.
@@ -103,6 +114,7 @@ class Node {
 
  private:
   Result<Observed> ObserveDisk(const std::string& path, std::string* content);
+  int64_t ChangeTime(const std::string& path, const Observed& obs);
   /// ScanLocal past the stat cache, with the path's lstat and its stored
   /// version already read; a change also replaces `*stored`.
   Result<std::optional<Change>> ScanLocalWith(const std::string& path,
@@ -116,6 +128,11 @@ class Node {
   static bool StagedBelow(const std::vector<PendingApply>& pending, const wire::Update& update);
   Status Record(PendingApply& p, ApplyOutcome* out);
   WriteMeta MetaFor(const wire::Version& remote) const;
+  /// The version `p` will be stored as, as far as it is known before the
+  /// disk is written (for the intent log).
+  wire::Version Destined(const wire::Version& remote, const PendingApply& p) const;
+  /// Records in the intent log that `p`'s version is about to go on disk.
+  Status Intend(const wire::Version& remote, const PendingApply& p);
   /// The xattr namespaces this node replicates ([metadata] acls, xattrs).
   std::vector<std::string> XattrPrefixes() const;
   bool ManagedXattr(const std::string& name) const;
@@ -129,6 +146,7 @@ class Node {
 
   std::unordered_map<std::string, FileInfo> stat_cache_;
   Watching watching_;
+  IntentLog* intents_ = nullptr;
   /// Directory entries seen to be directories here during this batch: their
   /// children need not look again (a batch of 4,096 paths in one tree).
   std::set<std::string> batch_directory_entries_;

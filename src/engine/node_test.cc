@@ -468,6 +468,53 @@ TEST_F(NodeTest, DeletionOfADirectoryWaitsForAFileStagedInItInTheSameBatch) {
   EXPECT_FALSE(std::filesystem::exists(dir_disk));
 }
 
+// Issue 12: killed after a peer's version reached the disk but before it was
+// recorded, the node must not take what it finds at its next start for a
+// local edit (which could beat the origin's later real edit): the intent log
+// says which version it was writing, and a disk that holds exactly that
+// version adopts it.
+TEST_F(NodeTest, AVersionACrashKeptFromBeingRecordedIsAdoptedNotInvented) {
+  Result<std::unique_ptr<IntentLog>> log = IntentLog::Open(dir_ + "/state-a");
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  a_->node->SetIntentLog(log->get());
+  const wire::Version old = a_->Edit("old\n");
+  // What a peer sent and we were writing when killed: on disk, not stored.
+  wire::Update update = RemoteUpdate("new from b\n", VV({{"a", 1}, {"b", 1}}), 100, 0600);
+  ASSERT_TRUE((*log)->Record(update.version()).ok());
+  WriteFile(a_->DiskPath(), "new from b\n");
+  chmod(a_->DiskPath().c_str(), 0600);
+
+  Result<std::vector<std::string>> adopted = a_->node->AdoptIntents();
+  ASSERT_TRUE(adopted.ok()) << adopted.status().ToString();
+  EXPECT_EQ(*adopted, std::vector<std::string>{kPath});
+  std::optional<wire::Version> stored = a_->store->GetFile(kPath);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(ToString(stored->vv()), ToString(update.version().vv()));
+  EXPECT_TRUE((*log)->empty());
+  Result<std::optional<Change>> scan = a_->node->ScanLocal(kPath);
+  ASSERT_TRUE(scan.ok());
+  EXPECT_FALSE(scan->has_value()) << "the adopted version was taken for a local edit";
+  (void)old;
+}
+
+TEST_F(NodeTest, AnIntentTheDiskDoesNotHoldIsDroppedAndTheScanDatesTheEditByItsCtime) {
+  Result<std::unique_ptr<IntentLog>> log = IntentLog::Open(dir_ + "/state-a");
+  ASSERT_TRUE(log.ok());
+  a_->node->SetIntentLog(log->get());
+  a_->Edit("old\n");
+  wire::Update update = RemoteUpdate("never renamed\n", VV({{"a", 1}, {"b", 1}}), 100);
+  ASSERT_TRUE((*log)->Record(update.version()).ok());
+  WriteFile(a_->DiskPath(), "a local edit\n");  // not what the log announced
+  const int64_t ctime =
+      StatOf(a_->DiskPath()).st_ctim.tv_sec * 1000000000LL + StatOf(a_->DiskPath()).st_ctim.tv_nsec;
+  Result<std::vector<std::string>> adopted = a_->node->AdoptIntents();
+  ASSERT_TRUE(adopted.ok());
+  EXPECT_TRUE(adopted->empty());
+  Result<std::optional<Change>> scan = a_->node->ScanLocal(kPath);
+  ASSERT_TRUE(scan.ok() && scan->has_value());
+  EXPECT_EQ((*scan)->version.change_ns(), ctime) << "dated by the scan, not by the edit";
+}
+
 // A peer's vector is stored as sent. If it is not canonical (a duplicate entry
 // for this node), the next local edit must still make a newer version, or
 // every peer would ignore that edit as old.

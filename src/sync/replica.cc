@@ -44,6 +44,14 @@ std::vector<std::string> Replica::ConfinementBases() const {
   return bases;
 }
 
+Status Replica::Init() {
+  Result<std::unique_ptr<IntentLog>> log = IntentLog::Open(config_.node.state_dir);
+  if (!log.ok()) return log.status();
+  intents_ = std::move(*log);
+  node_->SetIntentLog(intents_.get());
+  return Status();
+}
+
 void Replica::Reconfine() { disk_->SetConfinement(ConfinementBases()); }
 
 void Replica::RemoveStaleTemps(const SyncEntry& entry) {
@@ -61,6 +69,20 @@ void Replica::RemoveStaleTemps(const SyncEntry& entry) {
 // What the very first scan finds is the baseline, not a change: no actions
 // (installing Syncr on a running pair must not restart every service).
 void Replica::ScanAtStart() {
+  // A peer's version that was on its way to disk when we were killed is
+  // that version, not a local edit (issue 12).
+  Result<std::vector<std::string>> adopted = node_->AdoptIntents();
+  if (!adopted.ok()) {
+    journal_.Note("", spdlog::level::err,
+                  "cannot read back the versions being applied when syncr last stopped: " +
+                      adopted.status().ToString() + "; the scan will date what it finds by ctime");
+  } else {
+    for (const std::string& path : *adopted) {
+      journal_.Note(path, spdlog::level::info,
+                    "recovered " + Printable(path) +
+                        ": it holds the version this node was applying when it stopped");
+    }
+  }
   starting_ = true;
   ++scanning_;
   {

@@ -47,6 +47,8 @@ class Replica {
   Replica(const Config& config, StateStore& store, Journal& journal, ChangeFeed& feed,
           Listener listener);
 
+  /// Opens the intent log in state_dir (see IntentLog).
+  Status Init();
   Node& node() { return *node_; }
   Disk& disk() { return *disk_; }
   /// The config's entries changed (reload): confine writes to the new ones.
@@ -54,7 +56,9 @@ class Replica {
 
   /// Removes the temp files a daemon killed mid-write left beside `entry`.
   void RemoveStaleTemps(const SyncEntry& entry);
-  /// The start-up scan: what it finds is the baseline (no actions).
+  /// The start-up scan: first the versions a crash kept us from recording
+  /// are adopted (IntentLog); then what the scan finds is the baseline (no
+  /// actions) or a local edit.
   void ScanAtStart();
   /// Looks at every synced path again (after lost events).
   void ScanAll();
@@ -90,6 +94,7 @@ class Replica {
   std::unique_ptr<Disk> disk_;
   std::unique_ptr<BackupStore> backups_;
   std::unique_ptr<Node> node_;
+  std::unique_ptr<IntentLog> intents_;
   int scanning_ = 0;  ///< scans in progress (nested)
   bool starting_ = false;
   size_t baseline_paths_ = 0;
