@@ -56,6 +56,7 @@ class DaemonImpl {
   // Routes between rooms.
   void OnLocalChange(const Change& change, bool baseline);
   void OnApplied(const Change& change);
+  void OnBatchApplied(const std::string& from, const wire::Frame& have);
   void RunActionsFor(const Change& change);
 
   Config config_;
@@ -118,22 +119,17 @@ void DaemonImpl::Build() {
                  },
                  [this](uint64_t id, const wire::Frame& reply) { inbound_->Reply(id, reply); },
              });
-  inbound_ =
-      std::make_unique<Inbound>(loop_, config_, *store_, *replica_, *journal_,
-                                Inbound::Hooks{
-                                    [this](const std::string& peer) {
-                                      if (auto it = links_.find(peer); it != links_.end())
-                                        it->second->RedialNow();
-                                    },
-                                    [this](const std::string& from, const wire::Frame& have) {
-                                      ForEachLink([&](PeerLink& link) {
-                                        if (link.name() != from) link.Tell(have.have());
-                                      });
-                                    },
-                                    [this](uint64_t id, const wire::ControlRequest& request) {
-                                      control_->Handle(id, request);
-                                    },
-                                });
+  inbound_ = std::make_unique<Inbound>(
+      loop_, config_, *store_, *replica_, *journal_,
+      Inbound::Hooks{
+          [this](const std::string& peer) {
+            if (auto it = links_.find(peer); it != links_.end()) it->second->RedialNow();
+          },
+          [this](const std::string& from, const wire::Frame& have) { OnBatchApplied(from, have); },
+          [this](uint64_t id, const wire::ControlRequest& request) {
+            control_->Handle(id, request);
+          },
+      });
 }
 
 Status DaemonImpl::InstallSignals() {
@@ -219,6 +215,18 @@ void DaemonImpl::OnLocalChange(const Change& change, bool baseline) {
 }
 
 void DaemonImpl::OnApplied(const Change& change) { RunActionsFor(change); }
+
+// After a batch from `from`: the other peers learn what we now hold; and
+// `from` evidently syncs those paths, so what it refused before goes again.
+void DaemonImpl::OnBatchApplied(const std::string& from, const wire::Frame& have) {
+  ForEachLink([&](PeerLink& link) {
+    if (link.name() != from) {
+      link.Tell(have.have());
+      return;
+    }
+    for (const wire::Version& v : have.have().versions()) link.PeerSyncs(v.path());
+  });
+}
 
 void DaemonImpl::RunActionsFor(const Change& change) {
   actions_->OnChange({change.version.path(), change.event, change.version.origin(),
@@ -344,7 +352,7 @@ void DaemonImpl::Reload() {
   for (const std::string& path : new_entries) {
     if (old_entries.count(path)) continue;
     journal_->Note(path, spdlog::level::info, "SIGHUP: now syncing " + path);
-    replica_->ScanTree(path, true);
+    replica_->AddEntry(path);
     // Peers that are up learn of it now, not at their next reconnect.
     std::vector<std::string> paths;
     if (store_->GetFile(path)) paths.push_back(path);

@@ -76,6 +76,8 @@ RemoteDecision DecideRemote(const Version* local, const Version& remote) {
       break;
   }
   if (SameState(*local, remote)) return RemoteDecision::kMerge;
+  if (local->baseline() && !remote.baseline()) return RemoteDecision::kTakeOverBaseline;
+  if (!local->baseline() && remote.baseline()) return RemoteDecision::kKeepOverBaseline;
   return RemoteWinsConflict(*local, remote) ? RemoteDecision::kConflictTakeRemote
                                             : RemoteDecision::kConflictKeepLocal;
 }

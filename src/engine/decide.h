@@ -50,9 +50,15 @@ enum class RemoteDecision {
   kMerge,               ///< concurrent but identical state: only merge the vectors
   kConflictTakeRemote,  ///< concurrent: the remote one wins the conflict rule
   kConflictKeepLocal,   ///< concurrent: ours wins; keep the remote as a backup
+  kTakeOverBaseline,    ///< concurrent: the remote real change replaces our baseline (no conflict)
+  kKeepOverBaseline,    ///< concurrent: our real change stands over the remote baseline
 };
 
 /// What to do with `remote` given our `local` version (nullptr: none).
+/// Concurrent versions with the same state merge. Otherwise a baseline
+/// (what a node found when it first watched the path) never beats a real
+/// change, and is replaced without a conflict; two real changes, or two
+/// baselines, are a conflict decided by RemoteWinsConflict.
 RemoteDecision DecideRemote(const Version* local, const Version& remote);
 
 /// The conflict rule: the greater (change_ns, origin) wins. Deterministic and

@@ -216,6 +216,39 @@ TEST(DecideRemote, ConcurrentDeletesMerge) {
   EXPECT_EQ(DecideRemote(&local, remote), RemoteDecision::kMerge);
 }
 
+// SPEC 6: what a node found when it first watched a path never beats a real
+// change, whatever the clocks say, and gives way without a conflict.
+TEST(DecideRemote, ARealChangeReplacesABaselineWithoutConflict) {
+  Version local = At(FileVersion("old"), VV({{"b", 1}}), 900, "b");
+  local.set_baseline(true);
+  const Version remote = At(FileVersion("edited"), VV({{"a", 2}}), 100, "a");
+  EXPECT_EQ(DecideRemote(&local, remote), RemoteDecision::kTakeOverBaseline);
+}
+
+TEST(DecideRemote, ABaselineNeverBeatsARealChange) {
+  const Version local = At(FileVersion("edited"), VV({{"a", 2}}), 100, "a");
+  Version remote = At(FileVersion("old"), VV({{"b", 1}}), 900, "b");
+  remote.set_baseline(true);
+  EXPECT_EQ(DecideRemote(&local, remote), RemoteDecision::kKeepOverBaseline);
+}
+
+TEST(DecideRemote, TwoDifferentBaselinesAreARealConflictTheLaterWins) {
+  Version local = At(FileVersion("mine"), VV({{"b", 1}}), 100, "b");
+  Version remote = At(FileVersion("theirs"), VV({{"a", 1}}), 200, "a");
+  local.set_baseline(true);
+  remote.set_baseline(true);
+  EXPECT_EQ(DecideRemote(&local, remote), RemoteDecision::kConflictTakeRemote);
+  EXPECT_EQ(DecideRemote(&remote, local), RemoteDecision::kConflictKeepLocal);
+}
+
+TEST(DecideRemote, EqualBaselinesMerge) {
+  Version local = At(FileVersion("same"), VV({{"b", 1}}), 100, "b");
+  Version remote = At(FileVersion("same"), VV({{"a", 1}}), 200, "a");
+  local.set_baseline(true);
+  remote.set_baseline(true);
+  EXPECT_EQ(DecideRemote(&local, remote), RemoteDecision::kMerge);
+}
+
 TEST(DecideRemote, ClockTieBrokenByGreaterOrigin) {
   const Version from_a = At(FileVersion("h1"), VV({{"a", 1}}), 10, "a");
   const Version from_b = At(FileVersion("h2"), VV({{"b", 1}}), 10, "b");

@@ -75,7 +75,8 @@ bool Node::StatUnchanged(const std::string& path, const Result<FileInfo>& quick)
          was.mode == now.mode && was.uid == now.uid && was.gid == now.gid;
 }
 
-Result<std::optional<Change>> Node::ScanLocal(const std::string& path, bool* writer_open) {
+Result<std::optional<Change>> Node::ScanLocal(const std::string& path, bool* writer_open,
+                                              bool baseline) {
   const std::string disk_path = config_.DiskPath(path);
   Result<FileInfo> quick = disk_.Lstat(disk_path);
   if (!quick.ok()) return quick.status();  // cannot look: an error, never a deletion
@@ -86,7 +87,7 @@ Result<std::optional<Change>> Node::ScanLocal(const std::string& path, bool* wri
   }
   Result<std::optional<wire::Version>> stored = store_.FindFile(path);
   if (!stored.ok()) return stored.status();  // unreadable is not "never seen"
-  return ScanLocalWith(path, quick, &*stored);
+  return ScanLocalWith(path, quick, &*stored, baseline);
 }
 
 // When the change a scan found was made (SPEC 6: an edit found by a
@@ -108,7 +109,8 @@ int64_t Node::ChangeTime(const std::string& path, const Observed& obs) {
 
 Result<std::optional<Change>> Node::ScanLocalWith(const std::string& path,
                                                   const Result<FileInfo>& quick,
-                                                  std::optional<wire::Version>* stored_io) {
+                                                  std::optional<wire::Version>* stored_io,
+                                                  bool baseline) {
   std::optional<wire::Version>& stored = *stored_io;
   if (quick.ok() && quick->type == FileType::kMissing && !Exists(stored ? &*stored : nullptr)) {
     return std::optional<Change>();  // nothing there, and nothing known to have been
@@ -129,6 +131,7 @@ Result<std::optional<Change>> Node::ScanLocalWith(const std::string& path,
   Bump(v.mutable_vv(), name());
   v.set_origin(name());
   v.set_change_ns(ChangeTime(path, *obs));
+  v.set_baseline(baseline && !before);  // never seen: not even a tombstone
   v.set_conflict(stored && stored->conflict());
   if (v.conflict()) {
     v.set_lost_hash(stored->lost_hash());
@@ -280,6 +283,7 @@ struct Node::PendingApply {
   std::optional<wire::Version> local;
   wire::Version applied;
   bool conflict = false;
+  bool over_baseline = false;            // replaces our baseline: vectors merge, no conflict
   std::string temp;                      // staged file content, committed after the shared sync
   Xattrs xattrs_after;                   // what the staged file holds (read back as it was staged)
   std::optional<FileInfo> renamed_stat;  // lstat right after the rename, where watched
@@ -331,6 +335,17 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
       return out;
     }
 
+    case RemoteDecision::kKeepOverBaseline: {
+      // Our real change stands; the peer's baseline is simply older news.
+      // The merged vector makes ours newer than it, so ours replaces it
+      // there (where it stays as a backup generation).
+      wire::Version kept = *stored;
+      *kept.mutable_vv() = Merge(stored->vv(), remote.vv());
+      if (Status s = store_.PutFile(kept); !s.ok()) return s;
+      out.now_have = kept.vv();
+      return out;
+    }
+
     case RemoteDecision::kConflictKeepLocal: {
       wire::Version kept = *stored;
       *kept.mutable_vv() = Merge(stored->vv(), remote.vv());
@@ -355,6 +370,7 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
 
     case RemoteDecision::kApply:
     case RemoteDecision::kConflictTakeRemote:
+    case RemoteDecision::kTakeOverBaseline:
       break;
   }
 
@@ -368,6 +384,7 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
   p.update = &update;
   p.local = stored;
   p.conflict = out.decision == RemoteDecision::kConflictTakeRemote;
+  p.over_baseline = out.decision == RemoteDecision::kTakeOverBaseline;
   if (p.conflict) {
     out.note = "conflict on " + path + ": took the change from " + remote.origin() +
                ", the concurrent change from " + stored->origin() + " lost (kept as a backup)";
@@ -533,6 +550,7 @@ wire::Version Node::Destined(const wire::Version& remote, const PendingApply& p)
   const WriteMeta meta = MetaFor(remote);
   v.mutable_meta()->set_uid(meta.uid.value_or(geteuid()));
   v.mutable_meta()->set_gid(meta.gid.value_or(getegid()));
+  if (p.over_baseline && p.local) *v.mutable_vv() = Merge(p.local->vv(), remote.vv());
   if (p.conflict && p.local) {
     *v.mutable_vv() = Merge(p.local->vv(), remote.vv());
     v.set_conflict(true);
@@ -600,6 +618,7 @@ Status Node::Record(PendingApply& p, ApplyOutcome* out) {
     loser.set_origin(remote.lost_origin());
     if (Status s = backups_.Record(loser, lost, true); !s.ok()) return s;
   }
+  if (p.over_baseline) *p.applied.mutable_vv() = Merge(local->vv(), remote.vv());
   if (p.conflict) {
     *p.applied.mutable_vv() = Merge(local->vv(), remote.vv());
     p.applied.set_conflict(true);

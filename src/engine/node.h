@@ -53,7 +53,10 @@ class Node {
   /// `writer_open` set, a regular file that some process has open for
   /// writing (Disk::OpenForWriting) is not read yet: nullopt, and
   /// *writer_open becomes true.
-  Result<std::optional<Change>> ScanLocal(const std::string& path, bool* writer_open = nullptr);
+  /// With `baseline`, a path the store has never seen becomes a baseline
+  /// version (the first scan of a start or of an entry a reload added).
+  Result<std::optional<Change>> ScanLocal(const std::string& path, bool* writer_open = nullptr,
+                                          bool baseline = false);
 
   /// What the daemon's watches tell the node. Without it (tests, the CLI)
   /// every write of ours is confirmed by reading it back at the next scan.
@@ -119,7 +122,8 @@ class Node {
   /// version already read; a change also replaces `*stored`.
   Result<std::optional<Change>> ScanLocalWith(const std::string& path,
                                               const Result<FileInfo>& quick,
-                                              std::optional<wire::Version>* stored);
+                                              std::optional<wire::Version>* stored,
+                                              bool baseline = false);
   struct PendingApply;
   Result<ApplyOutcome> Decide(const wire::Update& update, std::optional<PendingApply>* write);
   void FinishBatch(std::vector<PendingApply>* pending, std::vector<Result<ApplyOutcome>>* results);

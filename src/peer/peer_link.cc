@@ -383,6 +383,12 @@ void PeerLink::Pump() {
   Flush();
 }
 
+void PeerLink::PeerSyncs(const std::string& path) {
+  if (!outbox_.WasRefused(path)) return;
+  outbox_.Accepted(path);
+  Enqueue(path);
+}
+
 void PeerLink::Tell(const wire::Have& have) {
   for (const wire::Version& v : have.versions()) {
     auto it = untold_.find(v.path());

@@ -83,6 +83,9 @@ class PeerLink {
   /// it is: a notice lost to a redial would leave the peer believing we
   /// lack those versions for ever.
   void Tell(const wire::Have& have);
+  /// The peer sent us `path`: it syncs it now (its config changed), so an
+  /// earlier refusal no longer holds and our version goes again.
+  void PeerSyncs(const std::string& path);
   /// The transport child exited (reaped by the daemon).
   void OnChildExit();
 

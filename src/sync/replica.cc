@@ -106,6 +106,12 @@ void Replica::ScanAtStart() {
   }
 }
 
+void Replica::AddEntry(const std::string& path) {
+  adding_entry_ = true;
+  ScanTree(path, true);
+  adding_entry_ = false;
+}
+
 void Replica::ScanAll() {
   spdlog::debug("scanning every synced path");
   node_->ForgetStats();
@@ -219,7 +225,10 @@ void Replica::Failed(const std::string& path, const std::string& what, const Sta
 }
 
 void Replica::ScanNow(const std::string& path, bool* writer_open) {
-  Result<std::optional<Change>> change = node_->ScanLocal(path, writer_open);
+  // The first look at a path, at start or in an entry a reload added, is a
+  // baseline (SPEC 6); so is a file put off then because it was being written.
+  const bool baseline = starting_ || adding_entry_ || start_deferred_.count(path) > 0;
+  Result<std::optional<Change>> change = node_->ScanLocal(path, writer_open, baseline);
   if (!change.ok()) {
     journal_.Note(path, spdlog::level::warn,
                   "cannot read " + path + ": " + change.status().ToString());
@@ -232,9 +241,11 @@ void Replica::ScanNow(const std::string& path, bool* writer_open) {
 
 void Replica::OnLocalChange(const Change& change) {
   const wire::Version& v = change.version;
-  if (change.first_seen && (starting_ || start_deferred_.erase(v.path()))) {
-    // The baseline of the first scan (a file put off because it was being
-    // written is still part of it): counted, logged once at the end.
+  start_deferred_.erase(v.path());
+  if (v.baseline()) {
+    // A baseline is sent to the peers but runs no action: installing Syncr
+    // on a running pair, or adding an entry, must not restart a service.
+    // Counted, logged once at the end of the start-up scan.
     ++baseline_paths_;
     listener_.local_change(change, true);
     return;

@@ -60,6 +60,9 @@ class Replica {
   /// are adopted (IntentLog); then what the scan finds is the baseline (no
   /// actions) or a local edit.
   void ScanAtStart();
+  /// A reload added the entry `path`: what its first scan finds is a
+  /// baseline, as at start.
+  void AddEntry(const std::string& path);
   /// Looks at every synced path again (after lost events).
   void ScanAll();
   /// Brings the store up to date with `path` and, when `recursive` and it
@@ -97,6 +100,7 @@ class Replica {
   std::unique_ptr<IntentLog> intents_;
   int scanning_ = 0;  ///< scans in progress (nested)
   bool starting_ = false;
+  bool adding_entry_ = false;
   size_t baseline_paths_ = 0;
   /// Files the start-up scan put off because a writer had them open: still
   /// baseline (no actions) when their scan comes.
