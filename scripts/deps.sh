@@ -5,7 +5,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libssl-dev
   libprotobuf-dev protobuf-compiler libsqlite3-dev libsystemd-dev libgtest-dev
-  python3 openssh-server openssh-client diffutils rsync acl attr
+  python3 openssh-server openssh-client diffutils rsync acl attr faketime
   clang-14 libclang-rt-14-dev clang-format
 )
 missing=()

@@ -328,6 +328,7 @@ void Inbound::OnHello(Session& session, const wire::Hello& hello) {
   welcome.mutable_welcome()->set_protocol(kProtocolVersion);
   welcome.mutable_welcome()->set_node(config_.node.name);
   welcome.mutable_welcome()->set_max_file_bytes(config_.limits.max_file_bytes);
+  welcome.mutable_welcome()->set_wall_ns(WallNs());
   session.channel->Send(welcome);
   SendSummary(session);
   ArmSilence(session);

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/util.h"
@@ -267,6 +268,11 @@ void PeerLink::OnWelcome(const wire::Welcome& welcome) {
     return;
   }
   peer_max_file_bytes_ = welcome.max_file_bytes();
+  // Measured on receipt: off by the one-way delay of the Welcome only.
+  clock_skew_ms_ = welcome.wall_ns() == 0 ? 0 : (welcome.wall_ns() - WallNs()) / 1000000;
+  if (std::abs(clock_skew_ms_) >= kClockSkewWarnMs) {
+    journal_.Note("", spdlog::level::warn, ClockSkewProblem(peer_.name, clock_skew_ms_));
+  }
   Enter(State::kCatchingUp);
 }
 
@@ -422,6 +428,7 @@ PeerSnapshot PeerLink::Snapshot() const {
   s.last_error = last_error_;
   s.transport = peer_.exec.empty() ? "ssh " + peer_.ssh : "exec " + peer_.exec;
   s.refused = outbox_.refusals();
+  s.clock_skew_ms = clock_skew_ms_;
   return s;
 }
 

@@ -129,6 +129,7 @@ class PeerLink {
   int64_t last_heard_ms_ = 0;    ///< when the peer last sent anything
   uint64_t ping_nonce_ = 0;
   uint64_t peer_max_file_bytes_ = 0;  ///< from its Welcome; 0: unknown
+  int64_t clock_skew_ms_ = 0;         ///< its clock minus ours, at the last connect
   std::string last_error_;
   std::map<std::string, wire::VersionVector> summary_;  ///< pages received so far
   std::map<std::string, wire::VersionVector> untold_;   ///< Have not sent yet (see Tell)

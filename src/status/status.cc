@@ -1,9 +1,19 @@
 #include "status/status.h"
 
+#include <cstdlib>
+
 #include "engine/decide.h"
 #include "engine/plan.h"
 
 namespace syncr {
+
+std::string ClockSkewProblem(const std::string& peer, int64_t skew_ms) {
+  const int64_t s = (skew_ms < 0 ? -skew_ms : skew_ms) / 1000;
+  return "the clock of " + peer + " is " + std::to_string(s) + " s " +
+         (skew_ms > 0 ? "ahead of" : "behind") +
+         " this node's: conflicts are decided by the later change, so keep the clocks "
+         "synchronised (NTP, chrony)";
+}
 
 wire::StatusReply BuildStatus(const Config& config, const StatusInput& input) {
   wire::StatusReply reply;
@@ -27,6 +37,11 @@ wire::StatusReply BuildStatus(const Config& config, const StatusInput& input) {
     p->set_since_ns(peer.since_ns);
     p->set_last_error(peer.last_error);
     p->set_transport(peer.transport);
+    p->set_clock_skew_ms(peer.clock_skew_ms);
+    if (std::abs(peer.clock_skew_ms) >= kClockSkewWarnMs) {
+      reply.add_problems(ClockSkewProblem(peer.name, peer.clock_skew_ms));
+      in_sync = false;
+    }
     uint64_t pending = 0;
     for (const wire::Version* v : files) {
       if (lacks(peer, *v) && !peer.refused.count(v->path())) ++pending;

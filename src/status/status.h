@@ -26,7 +26,15 @@ struct PeerSnapshot {
   std::string transport;
   std::map<std::string, wire::VersionVector> has;  ///< what the peer is known to hold
   std::map<std::string, std::string> refused;      ///< path -> why it will not take it
+  int64_t clock_skew_ms = 0;                       ///< its clock minus ours, at connect
 };
+
+/// A skew this large can make the conflict rule (the later change wins)
+/// pick the earlier edit: status and the log say so.
+constexpr int64_t kClockSkewWarnMs = 2000;
+
+/// "the clock of NODE is 3600 s ahead of this node's: ..." with the remedy.
+std::string ClockSkewProblem(const std::string& peer, int64_t skew_ms);
 
 struct StatusInput {
   std::string node;

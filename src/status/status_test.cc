@@ -96,6 +96,18 @@ TEST_F(BuildStatusTest, AHolderThatIsNotConnectedIsNotInSync) {
   EXPECT_EQ(reply.peers(1).pending(), 0u);  // it holds everything: nothing pending
 }
 
+TEST_F(BuildStatusTest, AClockSkewBeyondTheLimitIsAProblemWithItsRemedy) {
+  input_.peers[0].clock_skew_ms = kClockSkewWarnMs - 1;  // within: fine
+  input_.peers[1].clock_skew_ms = -3600 * 1000;          // an hour behind
+  const wire::StatusReply reply = BuildStatus(config_, input_);
+  EXPECT_FALSE(reply.in_sync());
+  EXPECT_EQ(reply.peers(1).clock_skew_ms(), -3600 * 1000);
+  ASSERT_EQ(reply.problems_size(), 1);
+  EXPECT_EQ(reply.problems(0),
+            "the clock of c is 3600 s behind this node's: conflicts are decided by the later "
+            "change, so keep the clocks synchronised (NTP, chrony)");
+}
+
 TEST_F(BuildStatusTest, PendingIsCountedPerPeer) {
   input_.peers[0].has["/etc/hosts"] = VV({{"a", 1}});  // b holds an older one
   input_.peers[1].has.clear();                         // c holds nothing known

@@ -503,14 +503,16 @@ class Cluster:
 
     # ---- processes
 
-    def start(self, node: str, wait=True) -> subprocess.Popen:
+    def start(self, node: str, wait=True, env: dict | None = None) -> subprocess.Popen:
+        """Starts node's daemon; `env` adds variables to its environment."""
         n = self.nodes[node]
         assert n.proc is None or n.proc.poll() is not None, f"node {node} already running"
         logf = open(n.log, "ab")
         logf.write(f"=== harness: starting {node}: {self.bin} daemon -c {n.config}\n".encode())
         logf.flush()
         n.proc = popen([self.bin, "daemon", "-c", n.config], stdout=logf,
-                       stderr=subprocess.STDOUT, env=daemon_env(), cwd=self.tmp)
+                       stderr=subprocess.STDOUT, env={**daemon_env(), **(env or {})},
+                       cwd=self.tmp)
         logf.close()
         n.expect_running = True
         if wait:
