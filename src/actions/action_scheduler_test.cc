@@ -30,9 +30,7 @@ class ActionSchedulerTest : public testing::Test {
  protected:
   void SetUp() override {
     ASSERT_FALSE(dir_.path().empty());
-    config_.node.name = "a";
-    config_.node.root = dir_.path() + "/root";
-    config_.node.state_dir = dir_.path() + "/state";
+    config_ = NodeConfigIn(dir_.path());
     const std::string record =
         "echo \"$SYNCR_PATH|$SYNCR_EVENT|$SYNCR_ORIGIN|$(printf %s \"$SYNCR_CHANGED\" | tr '\\n' "
         ",)\" >> " +

@@ -12,14 +12,6 @@
 namespace syncr {
 namespace {
 
-wire::Version V(const std::string& path, wire::Kind kind, const VersionVector& vv) {
-  wire::Version v;
-  v.set_path(path);
-  v.set_kind(kind);
-  *v.mutable_vv() = vv;
-  return v;
-}
-
 /// A directory entry /etc/app and a file entry /etc/hosts on node "a".
 Config TwoEntries() {
   Config config;

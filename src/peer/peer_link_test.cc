@@ -46,9 +46,7 @@ class PeerLinkTest : public testing::Test {
  protected:
   void SetUp() override {
     ASSERT_FALSE(dir_.path().empty());
-    config_.node.name = "a";
-    config_.node.root = dir_.path() + "/root";
-    config_.node.state_dir = dir_.path() + "/state";
+    config_ = NodeConfigIn(dir_.path());
     SyncEntry hosts;
     hosts.path = "/etc/hosts";
     config_.sync = {hosts};

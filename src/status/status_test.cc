@@ -10,14 +10,6 @@
 namespace syncr {
 namespace {
 
-wire::Version V(const std::string& path, wire::Kind kind, const VersionVector& vv) {
-  wire::Version v;
-  v.set_path(path);
-  v.set_kind(kind);
-  *v.mutable_vv() = vv;
-  return v;
-}
-
 std::vector<std::string> Strings(const google::protobuf::RepeatedPtrField<std::string>& field) {
   return {field.begin(), field.end()};
 }

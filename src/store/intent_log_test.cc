@@ -12,11 +12,7 @@ namespace syncr {
 namespace {
 
 wire::Version V(const std::string& path, uint64_t counter) {
-  wire::Version v;
-  v.set_path(path);
-  v.set_kind(wire::KIND_FILE);
-  *v.mutable_vv() = VV({{"b", counter}});
-  return v;
+  return syncr::V(path, wire::KIND_FILE, VV({{"b", counter}}));
 }
 
 TEST(IntentLogTest, RecordsSurviveReopeningUntilCleared) {

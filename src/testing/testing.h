@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "common/util.h"
+#include "config/config.h"
 #include "engine/version_vector.h"
 
 namespace syncr {
@@ -82,6 +83,24 @@ inline VersionVector VV(std::initializer_list<std::pair<std::string, uint64_t>> 
   VersionVector vv;
   for (const auto& [node, counter] : counters) SetCounter(&vv, node, counter);
   return vv;
+}
+
+/// A version of `path` with only its kind and vector set.
+inline wire::Version V(const std::string& path, wire::Kind kind, const VersionVector& vv) {
+  wire::Version v;
+  v.set_path(path);
+  v.set_kind(kind);
+  *v.mutable_vv() = vv;
+  return v;
+}
+
+/// Node "a"'s config with its root and state_dir under `dir`, and no entry.
+inline Config NodeConfigIn(const std::string& dir) {
+  Config config;
+  config.node.name = "a";
+  config.node.root = dir + "/root";
+  config.node.state_dir = dir + "/state";
+  return config;
 }
 
 /// Joins lines with '\n' so that element i is on line i + 1.
