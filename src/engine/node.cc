@@ -92,17 +92,20 @@ Result<std::optional<Change>> Node::ScanLocal(const std::string& path, bool* wri
 
 // When the change a scan found was made (SPEC 6: an edit found by a
 // start-up scan dates from the file, not from the scan, so the order in which
-// daemons start never decides a conflict). The inode's ctime: it moves with
-// every write, rename into place, chmod and chown, and unlike the mtime it
-// cannot be set from user space (cp -p, tar and touch set old mtimes). A
-// deletion dates from its directory's ctime, which moved when the name went.
-// Never later than now (a clock stepped back).
-int64_t Node::ChangeTime(const std::string& path, const Observed& obs) {
+// daemons start never decides a conflict). New content dates from the
+// file's mtime, as SPEC 6 says; a change of mode, owner or xattrs leaves the
+// mtime alone, so it dates from the ctime (which moves with it and cannot be
+// set from user space); a deletion from its directory's ctime, which moved
+// when the name went. Never later than now (a clock stepped back).
+int64_t Node::ChangeTime(const std::string& path, const wire::Version* before,
+                         const Observed& obs) {
   const int64_t now = WallNs();
   int64_t at = obs.ctime_ns;
   if (obs.kind == wire::KIND_NONE) {
     Result<FileInfo> dir = disk_.Lstat(DirName(config_.DiskPath(path)));
     at = dir.ok() ? dir->ctime_ns : now;
+  } else if (!before || before->kind() != obs.kind || before->hash() != obs.hash) {
+    at = obs.mtime_ns;
   }
   return at > 0 && at < now ? at : now;
 }
@@ -130,7 +133,7 @@ Result<std::optional<Change>> Node::ScanLocalWith(const std::string& path,
   if (stored) *v.mutable_vv() = stored->vv();
   Bump(v.mutable_vv(), name());
   v.set_origin(name());
-  v.set_change_ns(ChangeTime(path, *obs));
+  v.set_change_ns(ChangeTime(path, before, *obs));
   v.set_baseline(baseline && !before);  // never seen: not even a tombstone
   v.set_conflict(stored && stored->conflict());
   if (v.conflict()) {

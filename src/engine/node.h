@@ -117,7 +117,7 @@ class Node {
 
  private:
   Result<Observed> ObserveDisk(const std::string& path, std::string* content);
-  int64_t ChangeTime(const std::string& path, const Observed& obs);
+  int64_t ChangeTime(const std::string& path, const wire::Version* before, const Observed& obs);
   /// ScanLocal past the stat cache, with the path's lstat and its stored
   /// version already read; a change also replaces `*stored`.
   Result<std::optional<Change>> ScanLocalWith(const std::string& path,

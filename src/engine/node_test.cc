@@ -1,5 +1,6 @@
 #include "engine/node.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -497,7 +498,7 @@ TEST_F(NodeTest, AVersionACrashKeptFromBeingRecordedIsAdoptedNotInvented) {
   (void)old;
 }
 
-TEST_F(NodeTest, AnIntentTheDiskDoesNotHoldIsDroppedAndTheScanDatesTheEditByItsCtime) {
+TEST_F(NodeTest, AnIntentTheDiskDoesNotHoldIsDroppedAndTheScanDatesTheEditByItsMtime) {
   Result<std::unique_ptr<IntentLog>> log = IntentLog::Open(dir_ + "/state-a");
   ASSERT_TRUE(log.ok());
   a_->node->SetIntentLog(log->get());
@@ -505,14 +506,17 @@ TEST_F(NodeTest, AnIntentTheDiskDoesNotHoldIsDroppedAndTheScanDatesTheEditByItsC
   wire::Update update = RemoteUpdate("never renamed\n", VV({{"a", 1}, {"b", 1}}), 100);
   ASSERT_TRUE((*log)->Record(update.version()).ok());
   WriteFile(a_->DiskPath(), "a local edit\n");  // not what the log announced
-  const int64_t ctime =
-      StatOf(a_->DiskPath()).st_ctim.tv_sec * 1000000000LL + StatOf(a_->DiskPath()).st_ctim.tv_nsec;
+  // Made an hour ago, as far as its mtime says (an offline edit, SPEC 6).
+  const time_t hour_ago = time(nullptr) - 3600;
+  const timespec times[2] = {{0, UTIME_OMIT}, {hour_ago, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, a_->DiskPath().c_str(), times, 0), 0);
+  const int64_t mtime = int64_t{hour_ago} * 1000000000LL;
   Result<std::vector<std::string>> adopted = a_->node->AdoptIntents();
   ASSERT_TRUE(adopted.ok());
   EXPECT_TRUE(adopted->empty());
   Result<std::optional<Change>> scan = a_->node->ScanLocal(kPath);
   ASSERT_TRUE(scan.ok() && scan->has_value());
-  EXPECT_EQ((*scan)->version.change_ns(), ctime) << "dated by the scan, not by the edit";
+  EXPECT_EQ((*scan)->version.change_ns(), mtime) << "dated by the scan, not by the edit";
 }
 
 // A peer's vector is stored as sent. If it is not canonical (a duplicate entry

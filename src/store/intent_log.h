@@ -9,10 +9,9 @@
 // Each record is appended with write(2) before the disk is touched, so it
 // survives the process being killed at any point (it is in the page cache);
 // it is not fsynced, so a power loss may forget it, and then the start-up
-// scan dates the change by the file's ctime (the time of our apply), which
-// never beats a later real edit. Format: a 4-byte big-endian length and a
-// serialized wire::Version, repeated; a torn last record is ignored.
-// Not thread-safe.
+// scan dates the change by the file (the origin's mtime the apply set, or
+// the ctime of a metadata apply), which never beats a later real edit. Format: a 4-byte big-endian
+// length and a serialized wire::Version, repeated; a torn last record is ignored. Not thread-safe.
 #pragma once
 
 #include <memory>
