@@ -727,13 +727,18 @@ class Soak:
                    statuses.values()):
                 self.record("", "healed", detail=f"after {self.now() - self.args.seconds:.1f}s")
                 return True
-            for n, (_, st) in statuses.items():
-                for p in (st or {}).get("paths", []) if isinstance(st, dict) else []:
-                    if p.get("state") == "conflict":
-                        self.resolve(n, p.get("path", ""), last_resolve)
+            self.resolve_conflicts(statuses, last_resolve)
             time.sleep(0.2)
         self.report_not_in_sync()
         return False
+
+    def resolve_conflicts(self, statuses: dict, last_resolve: dict) -> None:
+        for n, (_, st) in statuses.items():
+            if not isinstance(st, dict):
+                continue
+            for p in st.get("paths") or []:
+                if p.get("state") == "conflict":
+                    self.resolve(n, p.get("path", ""), last_resolve)
 
     def resolve(self, node: str, path: str, last_resolve: dict) -> None:
         """`syncr resolve PATH` on node, at most once per path every 3 s. A
@@ -924,6 +929,9 @@ def main(argv=None) -> int:
         soak.check(healed)
     except Exception:  # noqa: BLE001 - a harness error is a failure with a seed too
         soak.fail("soak-error", "", traceback.format_exc())
+    except BaseException:  # SIGTERM (a CTest timeout), ^C: keep what was found
+        soak.fail("interrupted", "", "the soak was stopped before its checks ran")
+        raise
     finally:
         ok = not soak.failures
         if not ok:
