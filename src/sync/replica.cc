@@ -281,6 +281,12 @@ std::vector<Replica::Outcome> Replica::Apply(const std::string& peer,
   for (size_t i = 0; i < allowed.size(); ++i) {
     const wire::Version& remote = allowed[i]->version();
     Result<ApplyOutcome>& result = results[i];
+    // The sender holds what it sent, whether or not we could apply it: never
+    // push it back (no echo), and never count it as lacking that version
+    // (if the same version reaches us through a third node, nothing else
+    // would tell us).
+    std::optional<wire::VersionVector> had = store_.GetPeerHas(peer, remote.path());
+    store_.PutPeerHas(peer, remote.path(), had ? Merge(*had, remote.vv()) : remote.vv());
     if (!result.ok()) {
       journal_.Note(
           remote.path(), spdlog::level::err,
@@ -294,9 +300,6 @@ std::vector<Replica::Outcome> Replica::Apply(const std::string& peer,
     wire::Version* held = have->add_versions();
     held->set_path(remote.path());
     *held->mutable_vv() = result->now_have;
-    // The sender holds what it sent: never push it back (no echo).
-    std::optional<wire::VersionVector> had = store_.GetPeerHas(peer, remote.path());
-    store_.PutPeerHas(peer, remote.path(), had ? Merge(*had, remote.vv()) : remote.vv());
 
     if (result->own_rename) feed_.ExpectOwnRename(remote.path());
     if (result->local_first) OnLocalChange(*result->local_first);
