@@ -1,10 +1,14 @@
 #include "store/state_store.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
+
+#include "common/fd.h"
+#include "store/state_dir.h"
 
 namespace syncr {
 namespace {
@@ -119,10 +123,15 @@ Code CodeOfSqlite(int result, int sys_errno) {
 }
 
 Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_dir, bool read_only) {
-  if (!read_only && mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Status::Sys("mkdir", state_dir, errno);
-  }
   const std::string path = state_dir + "/state.db";
+  if (!read_only) {
+    if (Status s = MakeStateDirPrivate(state_dir); !s.ok()) return s;
+    // SQLite would create the database 0644 (less the umask), and it gives
+    // the -wal and -shm it creates later the database's mode: a database
+    // born 0600 keeps all three private whatever the umask.
+    UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd.valid() && errno != EEXIST) return Status::Sys("create", path, errno);
+  }
   sqlite3* db = nullptr;
   int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   const int opened = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
