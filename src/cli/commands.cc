@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -30,6 +31,43 @@ std::optional<Config> Load(const std::string& config_flag, int* code) {
     return std::nullopt;
   }
   return std::move(*config);
+}
+
+/// The first of `problems` ("FILE:LINE: problem" lines), and how many follow.
+std::string FirstProblem(const std::string& problems) {
+  const size_t newline = problems.find('\n');
+  if (newline == std::string::npos) return problems;
+  const size_t more = static_cast<size_t>(std::count(problems.begin(), problems.end(), '\n'));
+  return problems.substr(0, newline) + ", and " + std::to_string(more) +
+         " more: `syncr check` lists them";
+}
+
+// For the commands that only bridge to or read from the running daemon: a
+// saved config with errors must not cut a running node off from its peers or
+// its operator (SPEC "Config"), so the file is read leniently. An unreadable
+// file is still exit code 2 in `*code`.
+std::optional<LenientConfig> ReadLeniently(const std::string& config_flag, int* code) {
+  Result<LenientConfig> loaded = LoadConfigLeniently(ResolveConfigPath(config_flag));
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "%s\n", loaded.status().ToString().c_str());
+    *code = 2;
+    return std::nullopt;
+  }
+  return std::move(*loaded);
+}
+
+/// One warning line naming the file and its first problem, if it has any.
+void WarnProblems(const LenientConfig& loaded, const char* prefix, const std::string& then) {
+  if (loaded.problems.empty()) return;
+  std::fprintf(stderr, "%swarning: %s has errors (%s); %s\n", prefix, loaded.config.source.c_str(),
+               FirstProblem(loaded.problems).c_str(), then.c_str());
+}
+
+/// ReadLeniently and WarnProblems for status, log, history and diff.
+std::optional<LenientConfig> LoadForReading(const std::string& config_flag, int* code) {
+  std::optional<LenientConfig> loaded = ReadLeniently(config_flag, code);
+  if (loaded) WarnProblems(*loaded, "", "the running daemon's answer follows");
+  return loaded;
 }
 
 std::string ToJson(const google::protobuf::Message& message) {
@@ -116,17 +154,19 @@ int CmdConnect(const std::string& config_flag, const std::string& socket_flag) {
   std::string socket = socket_flag;
   if (socket.empty()) {
     int code = 0;
-    std::optional<Config> config = Load(config_flag, &code);
-    if (!config) return code;
-    socket = config->node.socket;
+    std::optional<LenientConfig> loaded = ReadLeniently(config_flag, &code);
+    if (!loaded) return code;
+    socket = loaded->config.node.socket;
+    WarnProblems(*loaded, "syncr connect: ", "bridging to socket " + socket);
   }
   return BridgeStdio(socket);
 }
 
 int CmdStatus(const std::string& config_flag, bool json) {
   int code = 0;
-  std::optional<Config> config = Load(config_flag, &code);
-  if (!config) return code;
+  std::optional<LenientConfig> loaded = LoadForReading(config_flag, &code);
+  if (!loaded) return code;
+  const Config* config = &loaded->config;
   wire::ControlRequest request;
   request.mutable_status();
   Result<wire::ControlReply> reply = SendControl(config->node.socket, request);
@@ -148,9 +188,10 @@ int CmdStatus(const std::string& config_flag, bool json) {
 
 int CmdHistory(const std::string& config_flag, const std::string& path, bool json) {
   int code = 0;
-  std::optional<Config> config = Load(config_flag, &code);
-  if (!config) return code;
-  if (!config->FindEntry(path)) {
+  std::optional<LenientConfig> loaded = LoadForReading(config_flag, &code);
+  if (!loaded) return code;
+  const Config* config = &loaded->config;
+  if (loaded->problems.empty() && !config->FindEntry(path)) {
     std::fprintf(stderr, "syncr history: %s is not synced by %s\n", path.c_str(),
                  config->source.c_str());
     return 2;
@@ -260,9 +301,10 @@ int DiffAgainst(const Config& config, const std::string& path, const std::string
 int CmdDiff(const std::string& config_flag, const std::string& path, int generation,
             const std::string& peer) {
   int code = 0;
-  std::optional<Config> config = Load(config_flag, &code);
-  if (!config) return code;
-  if (!config->FindEntry(path)) {
+  std::optional<LenientConfig> loaded = LoadForReading(config_flag, &code);
+  if (!loaded) return code;
+  const Config* config = &loaded->config;
+  if (loaded->problems.empty() && !config->FindEntry(path)) {
     std::fprintf(stderr, "syncr diff: %s is not synced by %s\n", path.c_str(),
                  config->source.c_str());
     return 2;
@@ -325,8 +367,9 @@ int CmdResolve(const std::string& config_flag, const std::string& path, const st
 
 int CmdLog(const std::string& config_flag, const std::string& path, int count) {
   int code = 0;
-  std::optional<Config> config = Load(config_flag, &code);
-  if (!config) return code;
+  std::optional<LenientConfig> loaded = LoadForReading(config_flag, &code);
+  if (!loaded) return code;
+  const Config* config = &loaded->config;
   Result<std::unique_ptr<StateStore>> store = OpenStoreReadOnly(*config);
   if (!store.ok()) {
     std::fprintf(stderr, "syncr log: %s\n", store.status().ToString().c_str());

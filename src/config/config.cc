@@ -569,26 +569,53 @@ void ConfigParser::ValidateStatePlacement(const Config& config, const SyncEntry&
   }
 }
 
-Status ParseDocument(const std::string& text, const std::string& source, toml::table* doc) {
+/// Parses `text` into `doc`; on a syntax error, its line goes to `*error_line`.
+Status ParseDocument(const std::string& text, const std::string& source, toml::table* doc,
+                     int* error_line = nullptr) {
   // toml++ reports syntax errors by exception (or by parse_result when built
   // without exceptions); neither may leave this module.
+  auto failed = [&](const toml::parse_error& err) {
+    const int line = static_cast<int>(err.source().begin.line);
+    if (error_line != nullptr) *error_line = line;
+    return Status::Error(source + ":" + std::to_string(line) + ": " +
+                         std::string(err.description()));
+  };
 #if TOML_EXCEPTIONS
   try {
     *doc = toml::parse(std::string_view(text), std::string_view(source));
   } catch (const toml::parse_error& err) {
-    return Status::Error(source + ":" + std::to_string(err.source().begin.line) + ": " +
-                         std::string(err.description()));
+    return failed(err);
   }
 #else
   toml::parse_result result = toml::parse(std::string_view(text), std::string_view(source));
-  if (!result) {
-    const toml::parse_error& err = result.error();
-    return Status::Error(source + ":" + std::to_string(err.source().begin.line) + ": " +
-                         std::string(err.description()));
-  }
+  if (!result) return failed(result.error());
   *doc = std::move(result).table();
 #endif
   return Status();
+}
+
+/// The document made of the longest run of whole lines, from the top, that
+/// ends before a syntax error and parses: a file being edited usually breaks
+/// below its [node] table, which is what a lenient reader needs.
+toml::table ParseLinesAboveErrors(const std::string& text, const std::string& source) {
+  std::string prefix = text;
+  toml::table doc;
+  int bad_line = 0;
+  while (!ParseDocument(prefix, source, &doc, &bad_line).ok()) {
+    size_t cut = 0;  // start of line `bad_line`
+    for (int line = 1; line < bad_line && cut < prefix.size(); ++line) {
+      const size_t newline = prefix.find('\n', cut);
+      cut = newline == std::string::npos ? prefix.size() : newline + 1;
+    }
+    if (cut >= prefix.size()) {
+      // The error is reported at the end: drop the last line and try again.
+      const size_t last = prefix.find_last_of('\n', prefix.size() >= 2 ? prefix.size() - 2 : 0);
+      cut = last == std::string::npos ? 0 : last + 1;
+    }
+    if (cut == 0) return toml::table();
+    prefix.resize(cut);
+  }
+  return doc;
 }
 
 std::string Plural(size_t n, std::string_view one, std::string_view many) {
@@ -652,6 +679,22 @@ Result<Config> LoadConfig(const std::string& path) {
   Result<std::string> text = ReadWholeFile("config", path);
   if (!text.ok()) return text.status();
   return ParseConfig(*text, path);
+}
+
+LenientConfig ParseConfigLeniently(const std::string& text, const std::string& source) {
+  Result<Config> strict = ParseConfig(text, source);
+  if (strict.ok()) return LenientConfig{std::move(*strict), ""};
+  // The validating parser leaves every key it cannot accept at its default
+  // and sets the others: exactly "every value of the right type".
+  ConfigParser parser(source);
+  return LenientConfig{parser.Parse(ParseLinesAboveErrors(text, source)),
+                       strict.status().ToString()};
+}
+
+Result<LenientConfig> LoadConfigLeniently(const std::string& path) {
+  Result<std::string> text = ReadWholeFile("config", path);
+  if (!text.ok()) return text.status();
+  return ParseConfigLeniently(*text, path);
 }
 
 std::string ResolveConfigPath(const std::string& flag) {

@@ -78,6 +78,23 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source);
 /// Reads and parses the file at `path`.
 Result<Config> LoadConfig(const std::string& path);
 
+/// A config file as far as it can be read, for the commands that only bridge
+/// to or read from the running daemon (connect, status, log, history, diff):
+/// a saved file with errors must not cut a running node off (SPEC "Config").
+struct LenientConfig {
+  Config config;         ///< the valid config, or as much of it as could be read
+  std::string problems;  ///< "FILE:LINE: problem" lines; empty when the file is valid
+};
+
+/// Parses `text` like ParseConfig but never fails: when it does not validate,
+/// `config` has every value of the right type (after a syntax error, those of
+/// the lines above it) and the defaults elsewhere.
+LenientConfig ParseConfigLeniently(const std::string& text, const std::string& source);
+
+/// Reads the file at `path` and parses it leniently; fails only when the file
+/// cannot be read.
+Result<LenientConfig> LoadConfigLeniently(const std::string& path);
+
 /// The config path the commands use: `flag` if given, else $SYNCR_CONFIG,
 /// else /etc/syncr/syncr.toml.
 std::string ResolveConfigPath(const std::string& flag);

@@ -467,5 +467,48 @@ TEST(ConfigSummarize, Empty) {
   EXPECT_NE(summary.find("no synced paths\n"), std::string::npos) << summary;
 }
 
+// A read-only command must still find the running daemon when the file
+// being edited has errors (issue 11): every value of the right type is kept.
+TEST(ConfigLenient, ValidFileHasNoProblems) {
+  LenientConfig c = ParseConfigLeniently(Doc({NODE_A, "socket = \"/s/a.sock\""}), "s.toml");
+  EXPECT_EQ(c.problems, "");
+  EXPECT_EQ(c.config.node.socket, "/s/a.sock");
+}
+
+TEST(ConfigLenient, UnknownKeyKeepsTheWellTypedValues) {
+  LenientConfig c = ParseConfigLeniently(
+      Doc({NODE_A, "socket = \"/s/a.sock\"", "state_dir = \"/s/state\"", "root = 7", "[[sync]]",
+           "path = \"/etc/hosts\"", "actoins = [\"true\"]"}),
+      "s.toml");
+  EXPECT_EQ(c.problems,
+            "s.toml:5: [node] root: expected a string, got an integer\n"
+            "s.toml:8: unknown key 'actoins' in [[sync]]");
+  EXPECT_EQ(c.config.node.socket, "/s/a.sock");
+  EXPECT_EQ(c.config.node.state_dir, "/s/state");
+  EXPECT_EQ(c.config.node.root, "/");  // the default: the file's value has the wrong type
+  ASSERT_EQ(c.config.sync.size(), 1u);
+  EXPECT_EQ(c.config.sync[0].path, "/etc/hosts");
+  EXPECT_EQ(c.config.source, "s.toml");
+}
+
+TEST(ConfigLenient, SyntaxErrorKeepsTheLinesAboveIt) {
+  LenientConfig c =
+      ParseConfigLeniently(Doc({NODE_A, "socket = \"/s/a.sock\"", "", "[[sync]]",
+                                "path = \"/etc/unterminated", "[[sync]]", "path = \"/etc/hosts\""}),
+                           "s.toml");
+  EXPECT_EQ(c.problems.rfind("s.toml:6: ", 0), 0u) << c.problems;
+  EXPECT_EQ(c.config.node.socket, "/s/a.sock");
+}
+
+TEST(ConfigLenient, SyntaxErrorOnTheFirstLineGivesTheDefaults) {
+  LenientConfig c = ParseConfigLeniently("[node\nsocket = \"/s/a.sock\"\n", "s.toml");
+  EXPECT_NE(c.problems, "");
+  EXPECT_EQ(c.config.node.socket, "/run/syncr/syncr.sock");
+}
+
+TEST(ConfigLenient, UnreadableFileIsAnError) {
+  EXPECT_FALSE(LoadConfigLeniently("/nonexistent/syncr.toml").ok());
+}
+
 }  // namespace
 }  // namespace syncr

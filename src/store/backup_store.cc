@@ -19,6 +19,22 @@ std::string BackupStore::ObjectPath(const std::string& raw_hash) const {
   return config_.node.state_dir + "/objects/" + hex.substr(0, 2) + "/" + hex;
 }
 
+// objects/ and its fan-out directories are made 0700 whatever the umask:
+// they hold synced content (docs/security.md, "Local secrecy").
+Status BackupStore::MakeObjectDirectory(const std::string& object) {
+  const std::string fan_out = DirName(object);
+  Result<FileInfo> have = disk_.Lstat(fan_out);
+  if (!have.ok()) return have.status();
+  if (have->type == FileType::kDirectory) return Status();
+  WriteMeta meta;
+  meta.mode = 0700;
+  meta.mtime_ns = WallNs();
+  for (const std::string& dir : {DirName(fan_out), fan_out}) {
+    if (Status s = disk_.EnsureDirectory(dir, meta); !s.ok()) return s;
+  }
+  return Status();
+}
+
 std::string BackupStore::BesidePath(const std::string& path, int n) const {
   return config_.DiskPath(path) + "." + std::to_string(n);
 }
@@ -56,6 +72,7 @@ Status BackupStore::Record(const wire::Version& version, std::string_view conten
     Result<FileInfo> have = disk_.Lstat(object);
     if (!have.ok()) return have.status();
     if (have->type != FileType::kFile || have->size != content.size()) {
+      if (Status s = MakeObjectDirectory(object); !s.ok()) return s;
       WriteMeta meta;
       meta.mode = 0600;
       meta.mtime_ns = WallNs();

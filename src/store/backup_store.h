@@ -37,6 +37,7 @@ class BackupStore {
 
  private:
   std::string ObjectPath(const std::string& raw_hash) const;
+  Status MakeObjectDirectory(const std::string& object);
   std::string BesidePath(const std::string& path, int n) const;
   Status RotateBeside(const std::string& path, std::string_view content,
                       const wire::Version& version);

@@ -1,6 +1,7 @@
 #include "store/backup_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -95,6 +96,21 @@ TEST_F(BackupStoreTest, LargeContentIsAnObjectUnderStateDir) {
   Result<std::string> got = backups_->Content("/etc/hosts", 1);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(*got, content);
+}
+
+TEST_F(BackupStoreTest, ObjectDirectoriesArePrivateWhateverTheUmask) {
+  const mode_t old = umask(022);
+  const std::string content = Large(2);
+  const bool recorded = backups_->Record(VersionOf(content, 1), content, false).ok();
+  umask(old);
+  ASSERT_TRUE(recorded);
+  const std::string object = ObjectFile(content);
+  const std::string fan_out = object.substr(0, object.rfind('/'));
+  for (const std::string& path : {fan_out.substr(0, fan_out.rfind('/')), fan_out, object}) {
+    struct stat st {};
+    ASSERT_EQ(lstat(path.c_str(), &st), 0) << path;
+    EXPECT_EQ(st.st_mode & 077, 0u) << path << " is mode " << std::oct << (st.st_mode & 07777);
+  }
 }
 
 TEST_F(BackupStoreTest, RotationKeepsConfiguredGenerations) {

@@ -1,10 +1,14 @@
 #include "store/state_store.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
+
+#include "common/fd.h"
+#include "store/state_dir.h"
 
 namespace syncr {
 namespace {
@@ -69,6 +73,15 @@ Status DbError(sqlite3* db, const std::string& db_path, const std::string& what)
                           "state database: " + what + ": " + sqlite3_errmsg(db), db_path);
 }
 
+// What to do about a state database SQLite cannot read. It cannot be
+// repaired in place, but all of it except the backups can be rebuilt: the
+// start-up scan finds the files on disk and catch-up learns the peers'.
+std::string CorruptRemedy(const std::string& db_path) {
+  return "move it away (mv " + db_path + " " + db_path +
+         ".corrupt, and its -wal and -shm if present) and restart: the node rebuilds its state "
+         "from disk and its peers; the backup generations kept in it are lost";
+}
+
 }  // namespace
 
 Code CodeOfSqlite(int result, int sys_errno) {
@@ -110,10 +123,15 @@ Code CodeOfSqlite(int result, int sys_errno) {
 }
 
 Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_dir, bool read_only) {
-  if (!read_only && mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Status::Sys("mkdir", state_dir, errno);
-  }
   const std::string path = state_dir + "/state.db";
+  if (!read_only) {
+    if (Status s = MakeStateDirPrivate(state_dir); !s.ok()) return s;
+    // SQLite would create the database 0644 (less the umask), and it gives
+    // the -wal and -shm it creates later the database's mode: a database
+    // born 0600 keeps all three private whatever the umask.
+    UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd.valid() && errno != EEXIST) return Status::Sys("create", path, errno);
+  }
   sqlite3* db = nullptr;
   int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   const int opened = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -126,7 +144,13 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& state_di
   sqlite3_busy_timeout(db, 5000);
   std::unique_ptr<StateStore> store(new StateStore(db, path));
   if (!read_only) {
-    if (Status s = store->Init(); !s.ok()) return s;
+    if (Status s = store->Init(); !s.ok()) {
+      if (s.code() != Code::kCorrupt) return s;
+      return Status::WithCode(Code::kCorrupt,
+                              "state database " + path + " is corrupt (" +
+                                  sqlite3_errmsg(store->db_) + "). Remedy: " + CorruptRemedy(path),
+                              path);
+    }
   }
   return store;
 }
@@ -191,10 +215,14 @@ Status StateStore::Fail(const Status& s) {
   if (sticky_.ok()) {
     sticky_ = s;
     const std::string state_dir = path_.substr(0, path_.find_last_of('/'));
+    const std::string remedy =
+        s.code() == Code::kCorrupt
+            ? "stop syncr, " + CorruptRemedy(path_)
+            : std::string(Remedy(s.code())) + " (in " + state_dir + "), then restart syncr";
     spdlog::error(
-        "state database {} failed, nothing more is recorded until restart: {} ({}). Remedy: {} "
-        "(in {}), then restart syncr",
-        path_, s.ToString(), CodeName(s.code()), Remedy(s.code()), state_dir);
+        "state database {} failed, nothing more is recorded until restart: {} ({}). "
+        "Remedy: {}",
+        path_, s.ToString(), CodeName(s.code()), remedy);
   }
   if (!sqlite3_get_autocommit(db_)) {
     // No statement may be in the middle of a step across the rollback.

@@ -63,7 +63,10 @@ Code CodeOfSqlite(int result, int sys_errno);
 
 class StateStore {
  public:
-  /// Opens (and creates, unless read_only) state_dir/state.db.
+  /// Opens (and creates, unless read_only) state_dir/state.db. Read-write,
+  /// it first makes state_dir private (MakeStateDirPrivate) and creates the
+  /// database 0600; a database SQLite cannot read is a kCorrupt error that
+  /// names the file and the remedy.
   static Result<std::unique_ptr<StateStore>> Open(const std::string& state_dir, bool read_only);
   ~StateStore();
 

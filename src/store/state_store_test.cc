@@ -1,8 +1,10 @@
 #include "store/state_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -276,6 +278,21 @@ TEST_F(StateStoreTest, OpenOfAMissingDatabaseIsNotFound) {
   Result<std::unique_ptr<StateStore>> none = StateStore::Open(dir_ + "/none", true);
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.status().code(), Code::kNotFound) << none.status().ToString();
+}
+
+TEST_F(StateStoreTest, OpenOfACorruptDatabaseNamesTheFileAndTheRemedy) {
+  const std::string dir = dir_ + "/garbage";
+  ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
+  std::FILE* f = std::fopen((dir + "/state.db").c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  for (int i = 0; i < 1024; ++i) std::fputs("not a database ", f);
+  std::fclose(f);
+  Result<std::unique_ptr<StateStore>> store = StateStore::Open(dir, false);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), Code::kCorrupt);
+  const std::string message = store.status().ToString();
+  EXPECT_NE(message.find(dir + "/state.db is corrupt"), std::string::npos) << message;
+  EXPECT_NE(message.find("move it away"), std::string::npos) << message;
 }
 
 TEST_F(StateStoreTest, FindFileTellsNoneFromUnreadable) {
