@@ -42,15 +42,19 @@ void Control::Fetch(uint64_t session, const wire::FetchRequest& request) {
   wire::Frame ask;
   ask.mutable_fetch_request()->set_id(id);
   ask.mutable_fetch_request()->set_path(request.path());
-  const std::string error = hooks_.send_to_peer(request.peer(), ask);
-  if (!error.empty()) {
-    Fail(session, error);
-    return;
-  }
+  // Waiting before sending: sending may find the link dead, and its loss
+  // must then fail this waiter too.
   Waiter& waiter = waiters_[id];
   waiter.session = session;
   waiter.peer = request.peer();
-  waiter.timer = loop_.After(kFetchTimeoutMs, [this, id] {
+  const std::string error = hooks_.send_to_peer(request.peer(), ask);
+  if (!error.empty()) {
+    if (waiters_.erase(id)) Fail(session, error);
+    return;
+  }
+  auto it = waiters_.find(id);
+  if (it == waiters_.end()) return;  // failed already: the link went down while sending
+  it->second.timer = loop_.After(kFetchTimeoutMs, [this, id] {
     auto it = waiters_.find(id);
     if (it == waiters_.end()) return;
     const Waiter w = it->second;

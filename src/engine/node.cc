@@ -134,6 +134,7 @@ Result<std::optional<Change>> Node::ScanLocalWith(const std::string& path,
   Bump(v.mutable_vv(), name());
   v.set_origin(name());
   v.set_change_ns(ChangeTime(path, before, *obs));
+  baseline = baseline_pending_.erase(path) > 0 || baseline;
   v.set_baseline(baseline && !before);  // never seen: not even a tombstone
   v.set_conflict(stored && stored->conflict());
   if (v.conflict()) {
@@ -474,9 +475,11 @@ std::vector<Result<ApplyOutcome>> Node::ApplyBatch(
       if (result.ok()) result = s;
     }
     ForgetStats();  // the stats it trusted belong to versions that are not stored
-  } else if (intents_) {
+  } else if (intents_ && !unrecorded_writes_) {
     // Everything the log announced is in the store, or was never written
-    // (a failed apply leaves the old content): the log has served.
+    // (a failed apply leaves the old content): the log has served. After a
+    // write that reached the disk but not the store (a failed directory
+    // sync or record), the log is kept until the next start adopts it.
     if (Status s = intents_->Clear(); !s.ok()) spdlog::warn("{}", s.ToString());
   }
   return results;
@@ -518,6 +521,7 @@ void Node::FinishBatch(std::vector<PendingApply>* pending,
       for (PendingApply& p : *pending) {
         if (DirName(config_.DiskPath(p.applied.path())) == dir && (*results)[p.index].ok()) {
           (*results)[p.index] = s;
+          unrecorded_writes_ = true;  // on disk, not recorded: see ApplyBatch
         }
       }
     }
@@ -529,6 +533,7 @@ void Node::FinishBatch(std::vector<PendingApply>* pending,
     if (Status s = Record(p, &*result); !s.ok()) {
       one.Rollback();
       result = s;
+      unrecorded_writes_ = true;  // on disk, not recorded: see ApplyBatch
       continue;
     }
     one.Commit();
@@ -568,28 +573,34 @@ Status Node::Intend(const wire::Version& remote, const PendingApply& p) {
   return intents_->Record(Destined(remote, p));
 }
 
-Result<std::vector<std::string>> Node::AdoptIntents() {
-  std::vector<std::string> adopted;
+Result<std::vector<Change>> Node::AdoptIntents() {
+  std::vector<Change> adopted;
   if (!intents_ || intents_->empty()) return adopted;
   Result<std::vector<wire::Version>> pending = intents_->Pending();
   if (!pending.ok()) return pending.status();
-  // The newest intent for a path is the one its disk may hold.
-  std::map<std::string, wire::Version> last;
-  for (wire::Version& v : *pending) last[v.path()] = std::move(v);
+  // Newest first: a batch may have written a path twice, and the crash may
+  // have come before the second rename.
+  std::map<std::string, std::vector<wire::Version>> by_path;
+  for (wire::Version& v : *pending) by_path[v.path()].insert(by_path[v.path()].begin(), v);
   StateStore::Batch batch(store_);
-  for (auto& [path, intent] : last) {
+  for (auto& [path, intents] : by_path) {
     Result<std::optional<wire::Version>> stored = store_.FindFile(path);
     if (!stored.ok()) return stored.status();
-    if (*stored && Covers((*stored)->vv(), intent.vv())) continue;  // recorded after all
     std::string content;
     Result<Observed> obs = ObserveDisk(path, &content);
-    if (!obs.ok() || IsRealChange(&intent, *obs, is_root_)) continue;  // not what we wrote
-    intent.mutable_meta()->set_mtime_ns(obs->mtime_ns);
-    if (Status s = store_.PutFile(intent); !s.ok()) return s;
-    if (intent.kind() == wire::KIND_FILE) {
-      if (Status s = backups_.Record(intent, content, false); !s.ok()) return s;
+    if (!obs.ok()) continue;  // the scan will say why
+    for (wire::Version& intent : intents) {
+      if (*stored && Covers((*stored)->vv(), intent.vv())) break;  // recorded after all
+      if (IsRealChange(&intent, *obs, is_root_)) continue;         // not what the disk holds
+      intent.mutable_meta()->set_mtime_ns(obs->mtime_ns);
+      if (Status s = store_.PutFile(intent); !s.ok()) return s;
+      if (intent.kind() == wire::KIND_FILE) {
+        if (Status s = backups_.Record(intent, content, false); !s.ok()) return s;
+      }
+      const wire::Version* before = *stored ? &**stored : nullptr;
+      adopted.push_back(Change{intent, EventName(before, intent)});
+      break;
     }
-    adopted.push_back(path);
   }
   if (Status s = batch.Commit(); !s.ok()) return s;
   if (Status s = intents_->Clear(); !s.ok()) return s;

@@ -80,8 +80,11 @@ class Node {
   /// writing, that the disk now holds exactly, is the peer's version that a
   /// crash kept us from recording: record it (no new local version, no
   /// conflict). Anything else on disk is left to the scan. Clears the log.
-  /// Returns the paths adopted.
-  Result<std::vector<std::string>> AdoptIntents();
+  /// Returns the changes adopted: their actions may not have run.
+  Result<std::vector<Change>> AdoptIntents();
+  /// `path` was put off by a baseline scan (a writer had it open): when it is
+  /// first read, by its own scan or before an apply, it is still a baseline.
+  void KeepBaseline(const std::string& path) { baseline_pending_.insert(path); }
   /// An event that is not our own came for `path`: look at it again.
   void ForgetStat(const std::string& path) { stat_cache_.erase(path); }
   /// Events were lost (inotify overflow): look at everything again.
@@ -151,6 +154,10 @@ class Node {
   std::unordered_map<std::string, FileInfo> stat_cache_;
   Watching watching_;
   IntentLog* intents_ = nullptr;
+  std::set<std::string> baseline_pending_;  ///< see KeepBaseline
+  /// A peer's version reached the disk but not the store since start: the
+  /// intent log is kept for the next start to adopt.
+  bool unrecorded_writes_ = false;
   /// Directory entries seen to be directories here during this batch: their
   /// children need not look again (a batch of 4,096 paths in one tree).
   std::set<std::string> batch_directory_entries_;

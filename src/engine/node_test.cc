@@ -485,9 +485,11 @@ TEST_F(NodeTest, AVersionACrashKeptFromBeingRecordedIsAdoptedNotInvented) {
   WriteFile(a_->DiskPath(), "new from b\n");
   chmod(a_->DiskPath().c_str(), 0600);
 
-  Result<std::vector<std::string>> adopted = a_->node->AdoptIntents();
+  Result<std::vector<Change>> adopted = a_->node->AdoptIntents();
   ASSERT_TRUE(adopted.ok()) << adopted.status().ToString();
-  EXPECT_EQ(*adopted, std::vector<std::string>{kPath});
+  ASSERT_EQ(adopted->size(), 1u);
+  EXPECT_EQ((*adopted)[0].version.path(), kPath);
+  EXPECT_EQ((*adopted)[0].event, "modified");
   std::optional<wire::Version> stored = a_->store->GetFile(kPath);
   ASSERT_TRUE(stored);
   EXPECT_EQ(ToString(stored->vv()), ToString(update.version().vv()));
@@ -511,7 +513,7 @@ TEST_F(NodeTest, AnIntentTheDiskDoesNotHoldIsDroppedAndTheScanDatesTheEditByItsM
   const timespec times[2] = {{0, UTIME_OMIT}, {hour_ago, 0}};
   ASSERT_EQ(utimensat(AT_FDCWD, a_->DiskPath().c_str(), times, 0), 0);
   const int64_t mtime = int64_t{hour_ago} * 1000000000LL;
-  Result<std::vector<std::string>> adopted = a_->node->AdoptIntents();
+  Result<std::vector<Change>> adopted = a_->node->AdoptIntents();
   ASSERT_TRUE(adopted.ok());
   EXPECT_TRUE(adopted->empty());
   Result<std::optional<Change>> scan = a_->node->ScanLocal(kPath);

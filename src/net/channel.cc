@@ -1,5 +1,6 @@
 #include "net/channel.h"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -53,6 +54,11 @@ bool Channel::Flush() {
     out_pos_ = 0;
   }
   return true;
+}
+
+bool Channel::HasUnread() const {
+  int n = 0;
+  return ioctl(fd_.get(), FIONREAD, &n) == 0 && n > 0;
 }
 
 }  // namespace syncr

@@ -23,6 +23,9 @@ class Channel {
   /// Received bytes not yet forming a whole frame.
   size_t buffered() const { return decoder_.buffered(); }
 
+  /// Bytes the peer sent that are waiting in the kernel, unread: a loop
+  /// that was busy has not read them yet, but the peer did speak.
+  bool HasUnread() const;
   /// Reads what is available into the decoder. False on EOF or error, with
   /// error() saying which.
   bool ReadAvailable();

@@ -136,6 +136,10 @@ void Inbound::ArmSilence(Session& session) {
     auto it = sessions_.find(id);
     if (it == sessions_.end()) return;
     it->second->silence_timer = 0;
+    if (it->second->channel->HasUnread()) {  // our loop was busy, not the peer
+      ArmSilence(*it->second);
+      return;
+    }
     Close(id, "not answering for " + std::to_string(kSilenceMs / 1000) + " s");
   });
 }

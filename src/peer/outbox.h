@@ -34,6 +34,9 @@ class Outbox {
 
   /// The peer will not take `path` up to version `vv`, because `why`.
   void Refuse(const std::string& path, const wire::VersionVector& vv, std::string why);
+  /// The peer may have changed its config or limits (it reconnected): what
+  /// it refused is judged again.
+  void ForgetRefusals() { refused_.clear(); }
   /// The peer took `path`: it is no longer refused.
   void Accepted(const std::string& path) { refused_.erase(path); }
   /// True when `vv` is covered by a refusal (sending it again cannot help).

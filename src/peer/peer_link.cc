@@ -185,6 +185,8 @@ void PeerLink::Keepalive() {
   keepalive_timer_ = loop_.After(kKeepaliveMs, [this] {
     keepalive_timer_ = 0;
     if (!channel_) return;
+    // Bytes waiting unread mean our loop was busy, not that the peer is.
+    if (channel_->HasUnread()) last_heard_ms_ = loop_.clock().MonoMs();
     const int64_t quiet = loop_.clock().MonoMs() - last_heard_ms_;
     if (quiet >= kSilenceMs) {
       Down("not answering for " + Seconds(quiet) + " (no keepalive reply)");
@@ -267,6 +269,9 @@ void PeerLink::OnWelcome(const wire::Welcome& welcome) {
          std::to_string(welcome.protocol()) + ")");
     return;
   }
+  // Its config and limits may have changed since (a restart, a reload):
+  // what it refused is judged again by this catch-up.
+  outbox_.ForgetRefusals();
   peer_max_file_bytes_ = welcome.max_file_bytes();
   // Measured on receipt: off by the one-way delay of the Welcome only.
   clock_skew_ms_ = welcome.wall_ns() == 0 ? 0 : (welcome.wall_ns() - WallNs()) / 1000000;
@@ -316,7 +321,7 @@ void PeerLink::OnAck(const wire::Ack& ack) {
     }
     std::optional<wire::Version> v = store_.GetFile(ack.path());
     outbox_.Refuse(ack.path(), v ? v->vv() : wire::VersionVector(),
-                   "its config does not sync this path: " + Printable(ack.error()));
+                   "refused: " + Printable(ack.error()));
   } else {
     journal_.Note(ack.path(), spdlog::level::warn,
                   peer_.name + " could not apply " + Printable(ack.path()) + ": " +

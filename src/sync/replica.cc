@@ -12,7 +12,7 @@ namespace {
 
 // A refusal (this node does not sync the path as the peer thinks) is never
 // retried by the sender; any other failure is.
-bool IsRefusal(const Status& s) { return s.code() == Code::kRefused; }
+bool IsRefusal(const Status& s) { return s.code() == Code::kRefused || s.code() == Code::kTooBig; }
 
 }  // namespace
 
@@ -71,16 +71,21 @@ void Replica::RemoveStaleTemps(const SyncEntry& entry) {
 void Replica::ScanAtStart() {
   // A peer's version that was on its way to disk when we were killed is
   // that version, not a local edit (issue 12).
-  Result<std::vector<std::string>> adopted = node_->AdoptIntents();
+  Result<std::vector<Change>> adopted = node_->AdoptIntents();
   if (!adopted.ok()) {
     journal_.Note("", spdlog::level::err,
                   "cannot read back the versions being applied when syncr last stopped: " +
                       adopted.status().ToString() + "; the scan will date what it finds by ctime");
   } else {
-    for (const std::string& path : *adopted) {
+    for (const Change& change : *adopted) {
+      const std::string& path = change.version.path();
       journal_.Note(path, spdlog::level::info,
-                    "recovered " + Printable(path) +
-                        ": it holds the version this node was applying when it stopped");
+                    "recovered " + Printable(path) + ": it holds the version from " +
+                        change.version.origin() +
+                        " this node was applying when it stopped; its actions run now");
+      // The crash may have come before the actions ran: run them (a
+      // reload twice is harmless; a service left on its old config is not).
+      listener_.applied(change, change.version.origin());
     }
   }
   starting_ = true;
@@ -94,7 +99,11 @@ void Replica::ScanAtStart() {
             entry.path + " is missing at start: not taken as a deletion; catch-up will restore it");
         continue;
       }
+      // Only an entry this store has never seen is a first watch (SPEC 6):
+      // what appeared in a known entry while we were stopped is an edit.
+      baseline_scan_ = !store_.GetFile(entry.path) && store_.FilesUnder(entry.path).empty();
       ScanTree(entry.path, true);
+      baseline_scan_ = false;
     }
   }
   ScanDone();
@@ -107,9 +116,9 @@ void Replica::ScanAtStart() {
 }
 
 void Replica::AddEntry(const std::string& path) {
-  adding_entry_ = true;
+  baseline_scan_ = true;
   ScanTree(path, true);
-  adding_entry_ = false;
+  baseline_scan_ = false;
 }
 
 void Replica::ScanAll() {
@@ -211,7 +220,7 @@ void Replica::ScanTreeInto(const std::string& path, std::set<std::string>* seen)
       // writer still has it open: no event told us of that writer, so wait
       // as for one (its close-write, now watched, ends the wait) rather
       // than send what it has written so far.
-      if (starting_) start_deferred_.insert(child);
+      if (baseline_scan_) node_->KeepBaseline(child);
       feed_.AwaitWriter(child);
     }
   }
@@ -225,10 +234,9 @@ void Replica::Failed(const std::string& path, const std::string& what, const Sta
 }
 
 void Replica::ScanNow(const std::string& path, bool* writer_open) {
-  // The first look at a path, at start or in an entry a reload added, is a
-  // baseline (SPEC 6); so is a file put off then because it was being written.
-  const bool baseline = starting_ || adding_entry_ || start_deferred_.count(path) > 0;
-  Result<std::optional<Change>> change = node_->ScanLocal(path, writer_open, baseline);
+  // The first look at a path of an entry watched for the first time (a
+  // first start, or a reload that added it) is a baseline (SPEC 6).
+  Result<std::optional<Change>> change = node_->ScanLocal(path, writer_open, baseline_scan_);
   if (!change.ok()) {
     journal_.Note(path, spdlog::level::warn,
                   "cannot read " + path + ": " + change.status().ToString());
@@ -241,7 +249,6 @@ void Replica::ScanNow(const std::string& path, bool* writer_open) {
 
 void Replica::OnLocalChange(const Change& change) {
   const wire::Version& v = change.version;
-  start_deferred_.erase(v.path());
   if (v.baseline()) {
     // A baseline is sent to the peers but runs no action: installing Syncr
     // on a running pair, or adding an entry, must not restart a service.

@@ -100,11 +100,8 @@ class Replica {
   std::unique_ptr<IntentLog> intents_;
   int scanning_ = 0;  ///< scans in progress (nested)
   bool starting_ = false;
-  bool adding_entry_ = false;
+  bool baseline_scan_ = false;  ///< scanning an entry watched for the first time
   size_t baseline_paths_ = 0;
-  /// Files the start-up scan put off because a writer had them open: still
-  /// baseline (no actions) when their scan comes.
-  std::set<std::string> start_deferred_;
   std::map<std::string, std::string> failures_;
 };
 

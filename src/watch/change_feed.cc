@@ -53,6 +53,9 @@ Status ChangeFeed::WatchTree(const std::string& path) {
 }
 
 void ChangeFeed::AddProblem(const Status& s) {
+  // A directory that went away between its listing and its watch is no
+  // degraded state: the event in its parent rescans it.
+  if (s.code() == Code::kNotFound) return;
   if (std::find(problems_.begin(), problems_.end(), s.ToString()) == problems_.end()) {
     problems_.push_back(s.ToString());
   }
