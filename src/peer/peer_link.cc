@@ -153,6 +153,13 @@ void PeerLink::Down(std::string why) {
   retry_.clear();
   outbox_.Clear();
   summary_.clear();
+  // A Have is never acknowledged: what went out on this channel may have
+  // died in its buffers. Tell it all again on the next one.
+  for (auto& [path, vv] : told_) {
+    auto it = untold_.find(path);
+    untold_[path] = it == untold_.end() ? std::move(vv) : Merge(it->second, vv);
+  }
+  told_.clear();
   Enter(State::kDown);
   if (was_up || last_error_ != why) {
     journal_.Note("", spdlog::level::warn,
@@ -407,10 +414,12 @@ void PeerLink::Tell(const wire::Have& have) {
   }
   if (!connected() || !channel_) return;
   wire::Frame frame;
-  for (const auto& [path, vv] : untold_) {
+  for (auto& [path, vv] : untold_) {
     wire::Version* held = frame.mutable_have()->add_versions();
     held->set_path(path);
     *held->mutable_vv() = vv;
+    auto it = told_.find(path);
+    told_[path] = it == told_.end() ? std::move(vv) : Merge(it->second, vv);
   }
   untold_.clear();
   channel_->Send(frame);

@@ -80,7 +80,8 @@ class PeerLink {
   bool SendOther(const wire::Frame& frame);
   /// Tells the peer what this node now holds (after applying what a third
   /// node sent). While the link is not connected this is kept and sent once
-  /// it is: a notice lost to a redial would leave the peer believing we
+  /// it is, and what was sent on a channel that then broke is sent again on
+  /// the next: a notice lost to a redial would leave the peer believing we
   /// lack those versions for ever.
   void Tell(const wire::Have& have);
   /// The peer sent us `path`: it syncs it now (its config changed), so an
@@ -133,6 +134,9 @@ class PeerLink {
   std::string last_error_;
   std::map<std::string, wire::VersionVector> summary_;  ///< pages received so far
   std::map<std::string, wire::VersionVector> untold_;   ///< Have not sent yet (see Tell)
+  /// Have sent on the current channel: told again after a reconnect, since
+  /// nothing acknowledges it. At most one entry per synced path.
+  std::map<std::string, wire::VersionVector> told_;
   Outbox outbox_;
 };
 

@@ -364,6 +364,44 @@ TEST_F(PeerLinkTest, APeerSilentForTheSilenceLimitIsNotAnswering) {
   EXPECT_EQ(RedialDelay(), PeerLink::kBackoffFirstMs);  // the backoff was reset when it came up
 }
 
+// Issue 12: a Have is never acknowledged, so one sent just before the channel
+// broke may be lost; the next channel carries it again, or the peer would
+// list the path as pending to us for ever.
+TEST_F(PeerLinkTest, WhatWasToldIsToldAgainOnTheNextChannel) {
+  BringUp();
+  wire::Have have;
+  wire::Version* v = have.add_versions();
+  v->set_path("/etc/hosts");
+  *v->mutable_vv() = VV({{"c", 3}});
+  link_->Tell(have);
+  DispatchIo();
+  std::vector<wire::Frame> told = Received();
+  ASSERT_EQ(told.size(), 1u);
+  ASSERT_TRUE(told[0].has_have());
+
+  wire::Frame error;  // the channel breaks, the Have perhaps unread
+  error.mutable_error()->set_message("gone");
+  const pid_t child = link_->child();
+  SendToLink(error);
+  ASSERT_EQ(link_->state(), PeerLink::State::kDown);
+  Reap(child);
+
+  Advance(PeerLink::kBackoffFirstMs);  // redial
+  AcceptPeer();
+  DispatchIo();
+  ASSERT_EQ(Received().size(), 1u);  // the Hello
+  wire::Frame welcome;
+  welcome.mutable_welcome()->set_protocol(kProtocolVersion);
+  welcome.mutable_welcome()->set_node("b");
+  SendToLink(welcome);
+  std::vector<wire::Frame> again = Received();
+  ASSERT_EQ(again.size(), 1u);
+  ASSERT_TRUE(again[0].has_have());
+  ASSERT_EQ(again[0].have().versions_size(), 1);
+  EXPECT_EQ(again[0].have().versions(0).path(), "/etc/hosts");
+  EXPECT_EQ(ToString(again[0].have().versions(0).vv()), ToString(VV({{"c", 3}})));
+}
+
 TEST_F(PeerLinkTest, AWelcomeFromTheWrongNodeTakesTheLinkDown) {
   MakeAnsweringLink();
   link_->Start();
