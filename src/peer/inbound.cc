@@ -304,6 +304,7 @@ void Inbound::OnFrame(Session& session, const wire::Frame& frame) {
     case wire::Frame::kPing: {
       wire::Frame pong;
       pong.mutable_pong()->set_nonce(frame.ping().nonce());
+      pong.mutable_pong()->set_wall_ns(WallNs());
       session.channel->Send(pong);
       return;
     }

@@ -128,6 +128,7 @@ void PeerLink::Dial() {
   hello.mutable_hello()->set_protocol(kProtocolVersion);
   hello.mutable_hello()->set_node(config_.node.name);
   channel_->Send(hello);
+  hello_sent_ns_ = loop_.clock().WallNs();
   loop_.Add(channel_->fd(), EPOLLIN | EPOLLOUT, [this](uint32_t events) {
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
       OnReadable();
@@ -201,6 +202,7 @@ void PeerLink::Keepalive() {
     }
     wire::Frame ping;
     ping.mutable_ping()->set_nonce(++ping_nonce_);
+    ping_sent_ns_ = loop_.clock().WallNs();
     channel_->Send(ping);
     Flush();
     if (channel_) Keepalive();
@@ -256,7 +258,9 @@ void PeerLink::OnFrame(const wire::Frame& frame) {
       OnAck(frame.ack());
       return;
     case wire::Frame::kPong:
-      return;  // last_heard_ms_ is all it is for
+      // Besides last_heard_ms_: the skew, again, if it answers our last Ping.
+      if (frame.pong().nonce() == ping_nonce_) MeasureSkew(frame.pong().wall_ns(), ping_sent_ns_);
+      return;
     case wire::Frame::kFetchReply:
       if (hooks_.fetch_reply) hooks_.fetch_reply(peer_.name, frame.fetch_reply());
       return;
@@ -280,12 +284,18 @@ void PeerLink::OnWelcome(const wire::Welcome& welcome) {
   // what it refused is judged again by this catch-up.
   outbox_.ForgetRefusals();
   peer_max_file_bytes_ = welcome.max_file_bytes();
-  // Measured on receipt: off by the one-way delay of the Welcome only.
-  clock_skew_ms_ = welcome.wall_ns() == 0 ? 0 : (welcome.wall_ns() - WallNs()) / 1000000;
-  if (std::abs(clock_skew_ms_) >= kClockSkewWarnMs) {
+  MeasureSkew(welcome.wall_ns(), hello_sent_ns_);
+  Enter(State::kCatchingUp);
+}
+
+// Every Welcome and Pong measures the skew anew, so a clock set right (or
+// wrong) while connected shows within a keepalive.
+void PeerLink::MeasureSkew(int64_t peer_wall_ns, int64_t sent_ns) {
+  const bool was_warned = std::abs(clock_skew_ms_) >= kClockSkewWarnMs;
+  clock_skew_ms_ = ClockSkewAtLeastMs(peer_wall_ns, sent_ns, loop_.clock().WallNs());
+  if (!was_warned && std::abs(clock_skew_ms_) >= kClockSkewWarnMs) {
     journal_.Note("", spdlog::level::warn, ClockSkewProblem(peer_.name, clock_skew_ms_));
   }
-  Enter(State::kCatchingUp);
 }
 
 // The peer's summary is the truth about what it holds: replace what we

@@ -102,6 +102,7 @@ class PeerLink {
   void OnReadable();
   void OnFrame(const wire::Frame& frame);
   void OnWelcome(const wire::Welcome& welcome);
+  void MeasureSkew(int64_t peer_wall_ns, int64_t sent_ns);
   void OnSummary(const wire::Summary& summary);
   void OnAck(const wire::Ack& ack);
   void Queue(const std::string& path);
@@ -125,12 +126,14 @@ class PeerLink {
   EventLoop::TimerId handshake_timer_ = 0;
   EventLoop::TimerId keepalive_timer_ = 0;
   EventLoop::TimerId retry_timer_ = 0;
-  std::set<std::string> retry_;  ///< paths the peer failed to apply: sent again
-  int64_t since_ns_ = 0;         ///< up since, or down since
-  int64_t last_heard_ms_ = 0;    ///< when the peer last sent anything
-  uint64_t ping_nonce_ = 0;
+  std::set<std::string> retry_;       ///< paths the peer failed to apply: sent again
+  int64_t since_ns_ = 0;              ///< up since, or down since
+  int64_t last_heard_ms_ = 0;         ///< when the peer last sent anything
+  uint64_t ping_nonce_ = 0;           ///< of the last Ping sent
+  int64_t ping_sent_ns_ = 0;          ///< our wall clock as it was sent
+  int64_t hello_sent_ns_ = 0;         ///< our wall clock as the Hello was sent
   uint64_t peer_max_file_bytes_ = 0;  ///< from its Welcome; 0: unknown
-  int64_t clock_skew_ms_ = 0;         ///< its clock minus ours, at the last connect
+  int64_t clock_skew_ms_ = 0;         ///< its clock minus ours, at least (last Welcome or Pong)
   std::string last_error_;
   std::map<std::string, wire::VersionVector> summary_;  ///< pages received so far
   std::map<std::string, wire::VersionVector> untold_;   ///< Have not sent yet (see Tell)

@@ -334,6 +334,54 @@ TEST_F(PeerLinkTest, APeerThatKeepsAnsweringStaysUpWithAPingEveryKeepalive) {
   EXPECT_TRUE(downs_.empty());
 }
 
+// A Welcome read 6 s after the Hello (our loop was busy, a soak on a loaded
+// machine) proves nothing about the clocks; a Pong read promptly proves an
+// hour; the next Pong, with the clock set right, clears it.
+TEST_F(PeerLinkTest, ClockSkewIsWhatARoundTripProvesMeasuredAgainByEveryPong) {
+  MakeAnsweringLink();
+  link_->Start();
+  AcceptPeer();
+  DispatchIo();
+  ASSERT_EQ(Received().size(), 1u);  // the Hello
+  const int64_t hello_sent_ns = clock_.WallNs();
+  clock_.Advance(6000);  // busy: the answer, sent at once, waits unread
+  wire::Frame welcome;
+  welcome.mutable_welcome()->set_protocol(kProtocolVersion);
+  welcome.mutable_welcome()->set_node("b");
+  welcome.mutable_welcome()->set_wall_ns(hello_sent_ns + 1'000'000);
+  SendToLink(welcome);
+  wire::Frame summary;
+  summary.mutable_summary()->set_complete(true);
+  SendToLink(summary);
+  ASSERT_EQ(link_->state(), PeerLink::State::kUp);
+  EXPECT_EQ(link_->Snapshot().clock_skew_ms, 0);
+
+  Advance(PeerLink::kKeepaliveMs);
+  ASSERT_EQ(Received().size(), 1u);  // Ping 1
+  wire::Frame pong = Pong(1);
+  pong.mutable_pong()->set_wall_ns(clock_.WallNs() + 3600LL * 1'000'000'000);
+  SendToLink(pong);
+  EXPECT_EQ(link_->Snapshot().clock_skew_ms, 3600 * 1000);
+
+  pong.mutable_pong()->set_nonce(7);  // answers no Ping of ours: ignored
+  pong.mutable_pong()->set_wall_ns(clock_.WallNs());
+  SendToLink(pong);
+  EXPECT_EQ(link_->Snapshot().clock_skew_ms, 3600 * 1000);
+
+  Advance(PeerLink::kKeepaliveMs);
+  ASSERT_EQ(Received().size(), 1u);  // Ping 2
+  pong = Pong(2);
+  pong.mutable_pong()->set_wall_ns(clock_.WallNs() - 3LL * 1'000'000'000);  // 3 s behind
+  SendToLink(pong);
+  EXPECT_EQ(link_->Snapshot().clock_skew_ms, -3000);
+  Advance(PeerLink::kKeepaliveMs);
+  ASSERT_EQ(Received().size(), 1u);  // Ping 3
+  pong = Pong(3);
+  pong.mutable_pong()->set_wall_ns(clock_.WallNs());  // set right
+  SendToLink(pong);
+  EXPECT_EQ(link_->Snapshot().clock_skew_ms, 0);
+}
+
 TEST_F(PeerLinkTest, APeerSilentForTheSilenceLimitIsNotAnswering) {
   BringUp();
   Advance(PeerLink::kKeepaliveMs);

@@ -15,6 +15,13 @@ std::string ClockSkewProblem(const std::string& peer, int64_t skew_ms) {
          "synchronised (NTP, chrony)";
 }
 
+int64_t ClockSkewAtLeastMs(int64_t peer_wall_ns, int64_t our_sent_ns, int64_t our_read_ns) {
+  if (peer_wall_ns == 0 || our_read_ns < our_sent_ns) return 0;  // unknown, or our clock stepped
+  if (peer_wall_ns > our_read_ns) return (peer_wall_ns - our_read_ns) / 1000000;
+  if (peer_wall_ns < our_sent_ns) return -((our_sent_ns - peer_wall_ns) / 1000000);
+  return 0;  // within the round trip: no skew proven
+}
+
 wire::StatusReply BuildStatus(const Config& config, const StatusInput& input) {
   wire::StatusReply reply;
   reply.set_node(input.node);

@@ -26,12 +26,20 @@ struct PeerSnapshot {
   std::string transport;
   std::map<std::string, wire::VersionVector> has;  ///< what the peer is known to hold
   std::map<std::string, std::string> refused;      ///< path -> why it will not take it
-  int64_t clock_skew_ms = 0;                       ///< its clock minus ours, at connect
+  int64_t clock_skew_ms = 0;  ///< its clock minus ours, at least (ClockSkewAtLeastMs)
 };
 
 /// A skew this large can make the conflict rule (the later change wins)
 /// pick the earlier edit: status and the log say so.
 constexpr int64_t kClockSkewWarnMs = 2000;
+
+/// The skew a round trip proves: the peer's wall clock `peer_wall_ns`, read
+/// somewhere between our sending at `our_sent_ns` and our reading its answer
+/// at `our_read_ns` (our wall clock), minus ours. The round trip's whole
+/// length is doubt, not skew: a loop busy for 6 s (or a frozen peer) before
+/// reading an answer proves nothing about the clocks. Positive: the peer is
+/// ahead by at least that; 0: nothing proven.
+int64_t ClockSkewAtLeastMs(int64_t peer_wall_ns, int64_t our_sent_ns, int64_t our_read_ns);
 
 /// "the clock of NODE is 3600 s ahead of this node's: ..." with the remedy.
 std::string ClockSkewProblem(const std::string& peer, int64_t skew_ms);

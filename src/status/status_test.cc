@@ -88,6 +88,16 @@ TEST_F(BuildStatusTest, AHolderThatIsNotConnectedIsNotInSync) {
   EXPECT_EQ(reply.peers(1).pending(), 0u);  // it holds everything: nothing pending
 }
 
+TEST(ClockSkewAtLeastMsTest, OnlyWhatLiesOutsideTheRoundTripIsSkew) {
+  const int64_t s = 1'000'000'000;  // one second in ns
+  const int64_t sent = 1000 * s;
+  EXPECT_EQ(ClockSkewAtLeastMs(sent + 2 * s, sent, sent + 8 * s), 0);  // inside: unknown
+  EXPECT_EQ(ClockSkewAtLeastMs(sent + 9 * s, sent, sent + 8 * s), 1000);
+  EXPECT_EQ(ClockSkewAtLeastMs(sent - 3 * s, sent, sent + 8 * s), -3000);
+  EXPECT_EQ(ClockSkewAtLeastMs(0, sent, sent), 0);                  // an old peer: no clock sent
+  EXPECT_EQ(ClockSkewAtLeastMs(sent - 60 * s, sent, sent - s), 0);  // our clock stepped back
+}
+
 TEST_F(BuildStatusTest, AClockSkewBeyondTheLimitIsAProblemWithItsRemedy) {
   input_.peers[0].clock_skew_ms = kClockSkewWarnMs - 1;  // within: fine
   input_.peers[1].clock_skew_ms = -3600 * 1000;          // an hour behind
