@@ -132,13 +132,18 @@ void DaemonImpl::Build() {
       });
 }
 
-Status DaemonImpl::InstallSignals() {
+// The signals the loop reads from its signalfd. Blocked first thing in Run:
+// a SIGTERM that arrives while the store opens or the first scan runs waits
+// for the loop instead of killing the daemon half-started.
+static sigset_t LoopSignals() {
   sigset_t mask;
   sigemptyset(&mask);
   for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&mask, sig);
-  sigprocmask(SIG_BLOCK, &mask, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-  signal(SIGIO, SIG_IGN);  // a broken file lease (Disk::OpenForWriting) must not kill us
+  return mask;
+}
+
+Status DaemonImpl::InstallSignals() {
+  sigset_t mask = LoopSignals();
   signal_fd_.Reset(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!signal_fd_.valid()) return Status::Sys("signalfd", "", errno);
   loop_.Add(signal_fd_.get(), EPOLLIN, [this](uint32_t) { OnSignal(); });
@@ -146,6 +151,10 @@ Status DaemonImpl::InstallSignals() {
 }
 
 int DaemonImpl::Run() {
+  sigset_t mask = LoopSignals();
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGIO, SIG_IGN);  // a broken file lease (Disk::OpenForWriting) must not kill us
   InitLogging(config_.node.name, config_.node.log_level);
   syncr::Status s = Open();
   for (const SyncEntry& entry : config_.sync) {
