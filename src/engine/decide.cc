@@ -82,6 +82,12 @@ RemoteDecision DecideRemote(const Version* local, const Version& remote) {
                                             : RemoteDecision::kConflictKeepLocal;
 }
 
+bool DeletedByLaterParent(const Version& parent_deletion, const Version& child) {
+  return parent_deletion.kind() == wire::KIND_DELETED && Exists(child.kind()) &&
+         parent_deletion.origin() == child.origin() &&
+         parent_deletion.change_ns() >= child.change_ns();
+}
+
 bool PeerLacks(const Version& local, const VersionVector* peer_has) {
   if (!peer_has) return true;
   return !Covers(*peer_has, local.vv());

@@ -52,7 +52,16 @@ enum class RemoteDecision {
   kConflictKeepLocal,   ///< concurrent: ours wins; keep the remote as a backup
   kTakeOverBaseline,    ///< concurrent: the remote real change replaces our baseline (no conflict)
   kKeepOverBaseline,    ///< concurrent: our real change stands over the remote baseline
+  kObsolete,            ///< its origin deleted a parent directory since (DeletedByLaterParent)
 };
+
+/// True when `child` (a version of a path below `parent_deletion`'s path)
+/// is made obsolete by that deletion: the same node made both, the
+/// deletion no earlier. That node's `rm -r` removed the child too, and its
+/// deletion of the child is on its way; writing the child now would
+/// re-create the directory its owner removed (issue 12). A child from
+/// another node may be a creation the deleter never saw: not obsolete.
+bool DeletedByLaterParent(const Version& parent_deletion, const Version& child);
 
 /// What to do with `remote` given our `local` version (nullptr: none).
 /// Concurrent versions with the same state merge. Otherwise a baseline

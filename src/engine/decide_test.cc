@@ -325,5 +325,30 @@ TEST(DecidePeerLacks, PeerWithOlderOrConcurrentLacks) {
   EXPECT_TRUE(PeerLacks(local, &empty));
 }
 
+TEST(DeletedByLaterParentTest, OnlyTheSameOriginsLaterDeletionMakesAChildObsolete) {
+  wire::Version parent;
+  parent.set_kind(wire::KIND_DELETED);
+  parent.set_origin("a");
+  parent.set_change_ns(200);
+  wire::Version child;
+  child.set_kind(wire::KIND_FILE);
+  child.set_origin("a");
+  child.set_change_ns(150);
+  EXPECT_TRUE(DeletedByLaterParent(parent, child));
+  child.set_change_ns(200);
+  EXPECT_TRUE(DeletedByLaterParent(parent, child));
+  child.set_change_ns(250);  // made again after the rm -r
+  EXPECT_FALSE(DeletedByLaterParent(parent, child));
+  child.set_change_ns(150);
+  child.set_origin("c");  // a may never have seen it
+  EXPECT_FALSE(DeletedByLaterParent(parent, child));
+  child.set_origin("a");
+  child.set_kind(wire::KIND_DELETED);  // a deletion re-creates nothing
+  EXPECT_FALSE(DeletedByLaterParent(parent, child));
+  child.set_kind(wire::KIND_FILE);
+  parent.set_kind(wire::KIND_DIRECTORY);  // the parent is there
+  EXPECT_FALSE(DeletedByLaterParent(parent, child));
+}
+
 }  // namespace
 }  // namespace syncr

@@ -372,10 +372,23 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
       return out;
     }
 
+    case RemoteDecision::kObsolete:  // not from DecideRemote: see below
     case RemoteDecision::kApply:
     case RemoteDecision::kConflictTakeRemote:
     case RemoteDecision::kTakeOverBaseline:
       break;
+  }
+
+  // A version its origin has since deleted with a parent directory: write
+  // nothing (the parent would come back and our next scan would call it a
+  // new directory of ours), store nothing, and acknowledge it as held; the
+  // origin's deletion of this path follows.
+  Result<bool> obsolete = DeletedWithParent(remote, entry);
+  if (!obsolete.ok()) return obsolete.status();
+  if (*obsolete) {
+    out.decision = RemoteDecision::kObsolete;
+    out.now_have = remote.vv();
+    return out;
   }
 
   if (out.decision == RemoteDecision::kApply && remote.conflict() && local &&
@@ -417,6 +430,26 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
   }
   *write = std::move(p);
   return out;
+}
+
+Result<bool> Node::DeletedWithParent(const wire::Version& remote, const SyncEntry* entry) {
+  if (!entry || remote.kind() == wire::KIND_DELETED) return false;
+  // Up from the parent while it is missing on disk (an existing parent is
+  // re-created by nothing); the first one stored decides.
+  std::string dir = remote.path();
+  for (;;) {
+    const size_t slash = dir.find_last_of('/');
+    if (slash == std::string::npos || slash < entry->path.size()) return false;
+    dir.resize(slash);
+    Result<FileInfo> st = disk_.Lstat(config_.DiskPath(dir));
+    if (!st.ok()) return st.status();
+    if (st->type != FileType::kMissing) return false;
+    Result<std::optional<wire::Version>> stored = store_.FindFile(dir);
+    if (!stored.ok()) return stored.status();
+    if (*stored && (*stored)->kind() == wire::KIND_DELETED) {
+      return DeletedByLaterParent(**stored, remote);
+    }
+  }
 }
 
 bool Node::StagedBelow(const std::vector<PendingApply>& pending, const wire::Update& update) {

@@ -132,6 +132,9 @@ class Node {
   void FinishBatch(std::vector<PendingApply>* pending, std::vector<Result<ApplyOutcome>>* results);
   /// True when `update` deletes a directory below which `pending` has a
   /// staged (not yet renamed) file.
+  /// True when a parent of `remote`'s path, missing here, is stored as
+  /// deleted by the same node after it made `remote` (DeletedByLaterParent).
+  Result<bool> DeletedWithParent(const wire::Version& remote, const SyncEntry* entry);
   static bool StagedBelow(const std::vector<PendingApply>& pending, const wire::Update& update);
   Status Record(PendingApply& p, ApplyOutcome* out);
   WriteMeta MetaFor(const wire::Version& remote) const;

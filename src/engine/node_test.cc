@@ -469,6 +469,63 @@ TEST_F(NodeTest, DeletionOfADirectoryWaitsForAFileStagedInItInTheSameBatch) {
   EXPECT_FALSE(std::filesystem::exists(dir_disk));
 }
 
+// Issue 12 (found by the soak): a directory's deletion applied, then an
+// older creation of a file in it arrives (relayed by a third node that had
+// not seen the deletion yet). Writing it would re-create the directory, and
+// the next scan would call that a new directory of ours, dated now: it would
+// beat its owner's deletion everywhere. The same origin deleted the parent
+// after it made the file, so the file is acknowledged and not written; a
+// later creation by that origin, or one by another node, is written.
+TEST_F(NodeTest, AFileItsOriginDeletedWithItsDirectoryIsNotWrittenBack) {
+  SyncEntry entry;
+  entry.path = "/etc/conf.d";
+  a_->config.sync.push_back(entry);
+  const std::string dir_disk = a_->config.DiskPath("/etc/conf.d/sub");
+  auto version = [](const std::string& path, wire::Kind kind, const wire::VersionVector& vv,
+                    int64_t change_ns) {
+    wire::Update u;
+    wire::Version* v = u.mutable_version();
+    v->set_path(path);
+    v->set_kind(kind);
+    *v->mutable_vv() = vv;
+    v->mutable_meta()->set_mode(0755);
+    v->set_origin("b");
+    v->set_change_ns(change_ns);
+    return u;
+  };
+  const wire::Update root = version("/etc/conf.d", wire::KIND_DIRECTORY, VV({{"b", 1}}), 100);
+  const wire::Update made = version("/etc/conf.d/sub", wire::KIND_DIRECTORY, VV({{"b", 1}}), 100);
+  const wire::Update gone = version("/etc/conf.d/sub", wire::KIND_DELETED, VV({{"b", 2}}), 300);
+  ASSERT_TRUE(a_->node->ApplyBatch({&root, &made})[1].ok());
+  ASSERT_TRUE(a_->node->ApplyBatch({&gone})[0].ok());
+  ASSERT_FALSE(std::filesystem::exists(dir_disk));
+
+  wire::Update old = RemoteUpdate("inside\n", VV({{"b", 1}}), 200);  // made before the rm -r
+  old.mutable_version()->set_path("/etc/conf.d/sub/x.conf");
+  Result<ApplyOutcome> out = a_->node->ApplyRemote(old);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->decision, RemoteDecision::kObsolete);
+  EXPECT_EQ(Counter(out->now_have, "b"), 1u) << "acknowledged as held";
+  EXPECT_FALSE(std::filesystem::exists(dir_disk)) << "the deleted directory came back";
+  EXPECT_FALSE(a_->store->GetFile("/etc/conf.d/sub/x.conf"));
+  Result<std::optional<Change>> scan = a_->node->ScanLocal("/etc/conf.d/sub");
+  ASSERT_TRUE(scan.ok());
+  EXPECT_FALSE(scan->has_value()) << "a scan invented a directory";
+
+  wire::Update later = RemoteUpdate("again\n", VV({{"b", 2}}), 400);  // made after it
+  later.mutable_version()->set_path("/etc/conf.d/sub/y.conf");
+  wire::Update other = RemoteUpdate("from c\n", VV({{"c", 1}}), 200);  // c's, maybe unseen by b
+  other.mutable_version()->set_path("/etc/conf.d/sub/z.conf");
+  other.mutable_version()->set_origin("c");
+  std::vector<Result<ApplyOutcome>> both = a_->node->ApplyBatch({&later, &other});
+  ASSERT_TRUE(both[0].ok()) << both[0].status().ToString();
+  ASSERT_TRUE(both[1].ok()) << both[1].status().ToString();
+  EXPECT_EQ(both[0]->decision, RemoteDecision::kApply);
+  EXPECT_EQ(both[1]->decision, RemoteDecision::kApply);
+  EXPECT_EQ(ReadFile(dir_disk + "/y.conf"), "again\n");
+  EXPECT_EQ(ReadFile(dir_disk + "/z.conf"), "from c\n");
+}
+
 // Issue 12: killed after a peer's version reached the disk but before it was
 // recorded, the node must not take what it finds at its next start for a
 // local edit (which could beat the origin's later real edit): the intent log
