@@ -894,7 +894,9 @@ class Soak:
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seconds", type=float, default=60, help="how long operations and faults run")
+    ap.add_argument("--seconds", type=float,
+                    default=float(os.environ.get("SYNCR_SOAK_SECONDS", "60")),
+                    help="how long operations and faults run (default: $SYNCR_SOAK_SECONDS or 60)")
     ap.add_argument("--nodes", type=int, default=3)
     ap.add_argument("--seed", type=int, default=None, help="replay this seed (default: from time)")
     ap.add_argument("--ops-per-s", type=float, default=20.0, help="mean operation rate (5-50)")
