@@ -116,6 +116,7 @@ Result<std::optional<Change>> Node::ScanLocalWith(const std::string& path,
                                                   bool baseline) {
   std::optional<wire::Version>& stored = *stored_io;
   if (quick.ok() && quick->type == FileType::kMissing && !Exists(stored ? &*stored : nullptr)) {
+    implied_dirs_.erase(path);       // gone again: a user's mkdir later is an edit
     return std::optional<Change>();  // nothing there, and nothing known to have been
   }
   std::string content;
@@ -135,7 +136,13 @@ Result<std::optional<Change>> Node::ScanLocalWith(const std::string& path,
   v.set_origin(name());
   v.set_change_ns(ChangeTime(path, before, *obs));
   baseline = baseline_pending_.erase(path) > 0 || baseline;
-  v.set_baseline(baseline && !before);  // never seen: not even a tombstone
+  // A directory an apply made to hold a peer's file, where we knew of none
+  // (or of its deletion): what we found, not an edit, so it never beats a
+  // peer's real change to it (the peer that made the file re-created it,
+  // or deleted it since). Without this, a relayed file arriving after its
+  // directory's deletion made that directory a new one of ours, dated now.
+  const bool implied = implied_dirs_.erase(path) > 0 && obs->kind == wire::KIND_DIRECTORY;
+  v.set_baseline((baseline && !before) || (implied && !Exists(before)));
   v.set_conflict(stored && stored->conflict());
   if (v.conflict()) {
     v.set_lost_hash(stored->lost_hash());
@@ -383,13 +390,17 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
   // nothing (the parent would come back and our next scan would call it a
   // new directory of ours), store nothing, and acknowledge it as held; the
   // origin's deletion of this path follows.
-  Result<bool> obsolete = DeletedWithParent(remote, entry);
+  std::vector<std::string> missing;
+  Result<bool> obsolete = DeletedWithParent(remote, entry, &missing);
   if (!obsolete.ok()) return obsolete.status();
   if (*obsolete) {
     out.decision = RemoteDecision::kObsolete;
     out.now_have = remote.vv();
     return out;
   }
+  // The directories this write makes only to hold the peer's file: not an
+  // edit of ours (see implied_dirs_).
+  implied_dirs_.insert(missing.begin(), missing.end());
 
   if (out.decision == RemoteDecision::kApply && remote.conflict() && local &&
       !remote.lost_hash().empty() && local->hash() == remote.lost_hash() &&
@@ -432,10 +443,11 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
   return out;
 }
 
-Result<bool> Node::DeletedWithParent(const wire::Version& remote, const SyncEntry* entry) {
+Result<bool> Node::DeletedWithParent(const wire::Version& remote, const SyncEntry* entry,
+                                     std::vector<std::string>* missing) {
   if (!entry || remote.kind() == wire::KIND_DELETED) return false;
   // Up from the parent while it is missing on disk (an existing parent is
-  // re-created by nothing); the first one stored decides.
+  // re-created by nothing).
   std::string dir = remote.path();
   for (;;) {
     const size_t slash = dir.find_last_of('/');
@@ -446,9 +458,8 @@ Result<bool> Node::DeletedWithParent(const wire::Version& remote, const SyncEntr
     if (st->type != FileType::kMissing) return false;
     Result<std::optional<wire::Version>> stored = store_.FindFile(dir);
     if (!stored.ok()) return stored.status();
-    if (*stored && (*stored)->kind() == wire::KIND_DELETED) {
-      return DeletedByLaterParent(**stored, remote);
-    }
+    if (*stored && DeletedByLaterParent(**stored, remote)) return true;
+    missing->push_back(dir);
   }
 }
 
@@ -642,6 +653,7 @@ Result<std::vector<Change>> Node::AdoptIntents() {
 
 Status Node::Record(PendingApply& p, ApplyOutcome* out) {
   const wire::Version& remote = p.update->version();
+  implied_dirs_.erase(remote.path());  // it has a peer's version now
   const wire::Version* local = p.local ? &*p.local : nullptr;
   // Our current content lost a conflict: decided here, or by the peer that
   // sent a merged version naming our content as the loser.

@@ -134,7 +134,10 @@ class Node {
   /// staged (not yet renamed) file.
   /// True when a parent of `remote`'s path, missing here, is stored as
   /// deleted by the same node after it made `remote` (DeletedByLaterParent).
-  Result<bool> DeletedWithParent(const wire::Version& remote, const SyncEntry* entry);
+  /// The parents of `remote`'s path missing here go to `*missing`
+  /// (nearest first).
+  Result<bool> DeletedWithParent(const wire::Version& remote, const SyncEntry* entry,
+                                 std::vector<std::string>* missing);
   static bool StagedBelow(const std::vector<PendingApply>& pending, const wire::Update& update);
   Status Record(PendingApply& p, ApplyOutcome* out);
   WriteMeta MetaFor(const wire::Version& remote) const;
@@ -158,6 +161,10 @@ class Node {
   Watching watching_;
   IntentLog* intents_ = nullptr;
   std::set<std::string> baseline_pending_;  ///< see KeepBaseline
+  /// Directories an apply created only to hold a peer's file: their scan
+  /// makes a baseline version (in memory: after a crash the scan dates the
+  /// directory by its ctime instead).
+  std::set<std::string> implied_dirs_;
   /// A peer's version reached the disk but not the store since start: the
   /// intent log is kept for the next start to adopt.
   bool unrecorded_writes_ = false;

@@ -524,6 +524,23 @@ TEST_F(NodeTest, AFileItsOriginDeletedWithItsDirectoryIsNotWrittenBack) {
   EXPECT_EQ(both[1]->decision, RemoteDecision::kApply);
   EXPECT_EQ(ReadFile(dir_disk + "/y.conf"), "again\n");
   EXPECT_EQ(ReadFile(dir_disk + "/z.conf"), "from c\n");
+
+  // The directory those writes made is what we found, not an edit of ours:
+  // a baseline, which b's own later version of it (here: a deletion) takes
+  // over without a conflict.
+  scan = a_->node->ScanLocal("/etc/conf.d/sub");
+  ASSERT_TRUE(scan.ok()) << scan.status().ToString();
+  ASSERT_TRUE(scan->has_value());
+  EXPECT_TRUE((*scan)->version.baseline()) << (*scan)->version.DebugString();
+  wire::Update y_gone = version("/etc/conf.d/sub/y.conf", wire::KIND_DELETED, VV({{"b", 3}}), 500);
+  wire::Update z_gone = version("/etc/conf.d/sub/z.conf", wire::KIND_DELETED, VV({{"c", 2}}), 500);
+  z_gone.mutable_version()->set_origin("c");
+  const wire::Update gone_again =
+      version("/etc/conf.d/sub", wire::KIND_DELETED, VV({{"b", 4}}), 500);
+  std::vector<Result<ApplyOutcome>> last = a_->node->ApplyBatch({&y_gone, &z_gone, &gone_again});
+  for (const auto& r : last) ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(last[2]->decision, RemoteDecision::kTakeOverBaseline);
+  EXPECT_FALSE(std::filesystem::exists(dir_disk));
 }
 
 // Issue 12: killed after a peer's version reached the disk but before it was
