@@ -75,6 +75,7 @@ void ActionRunner::StartNext(const std::string& entry) {
   }
   // All commands done: one more run if changes arrived meanwhile.
   running_.erase(entry);
+  if (on_job_done_) on_job_done_(entry);
   auto q = queued_.find(entry);
   if (q != queued_.end()) {
     ActionJob next = std::move(q->second);

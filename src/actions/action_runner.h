@@ -33,10 +33,16 @@ struct ActionJob {
 class ActionRunner {
  public:
   /// `on_run` is called once per finished command (exit_code -1: killed);
-  /// `on_idle` when an entry's job has finished and nothing is queued.
+  /// `on_job_done` when an entry's job has run its last command (before a
+  /// queued job starts); `on_idle` when an entry's job has finished and
+  /// nothing is queued.
   ActionRunner(EventLoop& loop, std::function<void(const ActionRun&)> on_run,
-               std::function<void(const std::string& entry)> on_idle)
-      : loop_(loop), on_run_(std::move(on_run)), on_idle_(std::move(on_idle)) {}
+               std::function<void(const std::string& entry)> on_idle,
+               std::function<void(const std::string& entry)> on_job_done = nullptr)
+      : loop_(loop),
+        on_run_(std::move(on_run)),
+        on_idle_(std::move(on_idle)),
+        on_job_done_(std::move(on_job_done)) {}
   /// Kills what still runs (its children are reaped by whoever reaps
   /// SIGCHLD) and releases the loop's timers and watches.
   ~ActionRunner();
@@ -62,7 +68,6 @@ class ActionRunner {
     int64_t started_ns = 0;
     EventLoop::TimerId timer = 0;
     bool timed_out = false;
-    bool any_failed = false;
   };
 
   void StartNext(const std::string& entry);
@@ -72,6 +77,7 @@ class ActionRunner {
   EventLoop& loop_;
   std::function<void(const ActionRun&)> on_run_;
   std::function<void(const std::string&)> on_idle_;
+  std::function<void(const std::string&)> on_job_done_;
   std::map<std::string, std::unique_ptr<Run>> running_;
   std::map<std::string, ActionJob> queued_;
   std::map<pid_t, std::string> by_pid_;

@@ -2,14 +2,17 @@
 
 namespace syncr {
 
-ActionScheduler::ActionScheduler(EventLoop& loop, const Config& config, Journal& journal)
+ActionScheduler::ActionScheduler(EventLoop& loop, const Config& config, Journal& journal,
+                                 std::function<void(const wire::ActionReport&)> on_report)
     : loop_(loop),
       config_(config),
       journal_(journal),
       runner_(
           loop, [this](const ActionRun& run) { OnRun(run); },
           // Changes that arrived while the actions ran: one more run for them.
-          [this](const std::string& entry) { Flush(entry); }) {}
+          [this](const std::string& entry) { Flush(entry); },
+          [this](const std::string& entry) { OnJobDone(entry); }),
+      on_report_(std::move(on_report)) {}
 
 ActionScheduler::~ActionScheduler() {
   for (auto& [entry, batch] : batches_) loop_.Cancel(batch.timer);
@@ -64,12 +67,27 @@ void ActionScheduler::OnRun(const ActionRun& run) {
   last.set_finished_ns(run.finished_ns);
   last.set_exit_code(run.exit_code);
   last.set_command(run.command);
+  wire::ActionReport& report = running_report_[run.path];
+  report.set_entry(run.path);
+  *report.add_results() = last;
   std::string out = run.output;
   while (!out.empty() && out.back() == '\n') out.pop_back();
   auto level = run.exit_code == 0 ? spdlog::level::info : spdlog::level::warn;
   journal_.Note(run.path, level,
                 "action finished on " + run.path + ": `" + run.command + "` exit " +
                     std::to_string(run.exit_code) + (out.empty() ? "" : ", output: " + out));
+}
+
+void ActionScheduler::OnJobDone(const std::string& entry) {
+  auto it = running_report_.find(entry);
+  if (it == running_report_.end()) return;
+  wire::ActionReport report = std::move(it->second);
+  running_report_.erase(it);
+  bool ok = true;
+  for (const wire::ActionResult& r : report.results()) ok = ok && r.exit_code() == 0;
+  report.set_ok(ok);
+  reports_[entry] = report;
+  if (on_report_) on_report_(report);
 }
 
 std::set<std::string> ActionScheduler::RunningEntries() const {

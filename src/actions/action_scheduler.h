@@ -26,7 +26,10 @@ class ActionScheduler {
   static constexpr int64_t kQuietMs = 100;
   static constexpr int64_t kMaxGatherMs = 1000;
 
-  ActionScheduler(EventLoop& loop, const Config& config, Journal& journal);
+  /// `on_report` is told each finished run of an entry's actions (every
+  /// command's result), to send to the peers.
+  ActionScheduler(EventLoop& loop, const Config& config, Journal& journal,
+                  std::function<void(const wire::ActionReport&)> on_report = nullptr);
   ~ActionScheduler();
   ActionScheduler(const ActionScheduler&) = delete;
   ActionScheduler& operator=(const ActionScheduler&) = delete;
@@ -39,6 +42,9 @@ class ActionScheduler {
   std::set<std::string> RunningEntries() const;
   /// The last finished command of each entry.
   const std::map<std::string, wire::ActionResult>& last() const { return last_; }
+  /// The last finished run of each entry: a failure of any command in it
+  /// stays until a later run of the entry succeeds (SPEC 10).
+  const std::map<std::string, wire::ActionReport>& reports() const { return reports_; }
   /// Kills every running command (shutdown).
   void KillAll() { runner_.KillAll(); }
 
@@ -50,6 +56,7 @@ class ActionScheduler {
   };
   void Flush(const std::string& entry);
   void OnRun(const ActionRun& run);
+  void OnJobDone(const std::string& entry);
 
   EventLoop& loop_;
   const Config& config_;
@@ -57,6 +64,9 @@ class ActionScheduler {
   ActionRunner runner_;
   std::map<std::string, Batch> batches_;
   std::map<std::string, wire::ActionResult> last_;
+  std::map<std::string, wire::ActionReport> running_report_;  ///< the run not finished yet
+  std::map<std::string, wire::ActionReport> reports_;
+  std::function<void(const wire::ActionReport&)> on_report_;
 };
 
 }  // namespace syncr

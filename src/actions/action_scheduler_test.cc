@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <cerrno>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -135,6 +136,41 @@ TEST_F(ActionSchedulerTest, AFailingCommandsOutputAndExitCodeAreReported) {
   ASSERT_EQ(kept.size(), 1u);
   EXPECT_EQ(kept[0].output, "oops\n");
   EXPECT_EQ(kept[0].exit_code, 3);
+}
+
+// SPEC 10: a failed command followed by one that succeeds must not look
+// like a good run. The run's report keeps every command's result and is not
+// ok; it stays the entry's report until a later run succeeds.
+TEST_F(ActionSchedulerTest, AFailureAnywhereInTheListMakesTheRunFailedUntilARunSucceeds) {
+  const std::string flag = dir_.path() + "/fixed";
+  config_.sync[0].actions = {"test -e " + flag, "echo second"};
+  std::vector<wire::ActionReport> told;
+  scheduler_ = std::make_unique<ActionScheduler>(
+      loop_, config_, *journal_, [&](const wire::ActionReport& r) { told.push_back(r); });
+  scheduler_->OnChange({kFile, "modified", "b"});
+  loop_.RunDueTimers();
+  Reap();
+  Reap();  // no stop_on_error: the second command runs, and succeeds
+  EXPECT_FALSE(scheduler_->Running(kFile));
+  EXPECT_EQ(scheduler_->last().at(kFile).exit_code(), 0) << "the last command is the good one";
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0].entry(), kFile);
+  EXPECT_FALSE(told[0].ok());
+  ASSERT_EQ(told[0].results_size(), 2);
+  EXPECT_EQ(told[0].results(0).exit_code(), 1);
+  EXPECT_EQ(told[0].results(0).command(), "test -e " + flag);
+  EXPECT_EQ(told[0].results(1).exit_code(), 0);
+  ASSERT_TRUE(scheduler_->reports().count(kFile));
+  EXPECT_FALSE(scheduler_->reports().at(kFile).ok());
+
+  std::ofstream(flag).close();
+  scheduler_->OnChange({kFile, "modified", "b"});
+  loop_.RunDueTimers();
+  Reap();
+  Reap();
+  ASSERT_EQ(told.size(), 2u);
+  EXPECT_TRUE(told[1].ok());
+  EXPECT_TRUE(scheduler_->reports().at(kFile).ok());
 }
 
 TEST_F(ActionSchedulerTest, ADirectoryEntrysBurstMakesOneRunAfterAQuietSpell) {

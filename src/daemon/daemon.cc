@@ -106,7 +106,12 @@ void DaemonImpl::Build() {
           [this](const Change& change, const std::string&) { OnApplied(change); },
           [this] { ForEachLink([](PeerLink& link) { link.Pump(); }); },
       });
-  actions_ = std::make_unique<ActionScheduler>(loop_, config_, *journal_);
+  actions_ = std::make_unique<ActionScheduler>(loop_, config_, *journal_,
+                                               [this](const wire::ActionReport& report) {
+                                                 wire::Frame frame;
+                                                 *frame.mutable_action_report() = report;
+                                                 inbound_->Broadcast(frame);
+                                               });
   control_ = std::make_unique<Control>(
       loop_, Control::Hooks{
                  [this] { return StatusReply(); },
@@ -128,6 +133,11 @@ void DaemonImpl::Build() {
           [this](const std::string& from, const wire::Frame& have) { OnBatchApplied(from, have); },
           [this](uint64_t id, const wire::ControlRequest& request) {
             control_->Handle(id, request);
+          },
+          [this] {
+            std::vector<wire::ActionReport> reports;
+            for (const auto& [entry, report] : actions_->reports()) reports.push_back(report);
+            return reports;
           },
       });
 }
@@ -264,6 +274,7 @@ wire::StatusReply DaemonImpl::StatusReply() {
     in.peers.push_back(std::move(peer));
   }
   in.last_action = actions_->last();
+  in.action_reports = actions_->reports();
   in.actions_running = actions_->RunningEntries();
   in.problems = feed_->problems();
   if (!store_->healthy()) {

@@ -383,6 +383,22 @@ void Inbound::SendSummary(Session& session) {
   }
   page.mutable_summary()->set_complete(true);
   session.channel->Send(page);
+  if (!hooks_.action_reports) return;
+  for (wire::ActionReport& report : hooks_.action_reports()) {
+    wire::Frame frame;
+    *frame.mutable_action_report() = std::move(report);
+    session.channel->Send(frame);
+  }
+}
+
+void Inbound::Broadcast(const wire::Frame& frame) {
+  std::vector<uint64_t> ids;
+  for (auto& [id, session] : sessions_) {
+    if (session->peer.empty() || session->control || session->closing) continue;
+    session->channel->Send(frame);
+    ids.push_back(id);
+  }
+  for (uint64_t id : ids) Flush(id);  // may close a session: not while iterating
 }
 
 }  // namespace syncr

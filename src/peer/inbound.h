@@ -39,6 +39,9 @@ class Inbound {
     std::function<void(const std::string& from, const wire::Frame& have)> have;
     /// A CLI request on session `id`; the answer goes through Reply(id, ...).
     std::function<void(uint64_t id, const wire::ControlRequest& request)> control;
+    /// This node's last run of each entry's actions, told to a peer after
+    /// its Summary (may be empty).
+    std::function<std::vector<wire::ActionReport>()> action_reports;
   };
 
   Inbound(EventLoop& loop, const Config& config, StateStore& store, Replica& replica,
@@ -53,6 +56,8 @@ class Inbound {
   /// Answers control session `id` and closes it once the answer is out.
   /// Nothing happens if the session is gone.
   void Reply(uint64_t id, const wire::Frame& frame);
+  /// Sends `frame` on every peer session (not to the CLI's).
+  void Broadcast(const wire::Frame& frame);
   /// Closes every session of `peer` (removed from the config).
   void DropPeer(const std::string& peer);
 

@@ -261,6 +261,9 @@ void PeerLink::OnFrame(const wire::Frame& frame) {
       // Besides last_heard_ms_: the skew, again, if it answers our last Ping.
       if (frame.pong().nonce() == ping_nonce_) MeasureSkew(frame.pong().wall_ns(), ping_sent_ns_);
       return;
+    case wire::Frame::kActionReport:
+      action_reports_[frame.action_report().entry()] = frame.action_report();
+      return;
     case wire::Frame::kFetchReply:
       if (hooks_.fetch_reply) hooks_.fetch_reply(peer_.name, frame.fetch_reply());
       return;
@@ -283,6 +286,7 @@ void PeerLink::OnWelcome(const wire::Welcome& welcome) {
   // Its config and limits may have changed since (a restart, a reload):
   // what it refused is judged again by this catch-up.
   outbox_.ForgetRefusals();
+  action_reports_.clear();  // it tells them again after its Summary
   peer_max_file_bytes_ = welcome.max_file_bytes();
   MeasureSkew(welcome.wall_ns(), hello_sent_ns_);
   Enter(State::kCatchingUp);
@@ -453,6 +457,7 @@ PeerSnapshot PeerLink::Snapshot() const {
   s.transport = peer_.exec.empty() ? "ssh " + peer_.ssh : "exec " + peer_.exec;
   s.refused = outbox_.refusals();
   s.clock_skew_ms = clock_skew_ms_;
+  s.actions = action_reports_;
   return s;
 }
 

@@ -135,8 +135,9 @@ class PeerLink {
   uint64_t peer_max_file_bytes_ = 0;  ///< from its Welcome; 0: unknown
   int64_t clock_skew_ms_ = 0;         ///< its clock minus ours, at least (last Welcome or Pong)
   std::string last_error_;
-  std::map<std::string, wire::VersionVector> summary_;  ///< pages received so far
-  std::map<std::string, wire::VersionVector> untold_;   ///< Have not sent yet (see Tell)
+  std::map<std::string, wire::ActionReport> action_reports_;  ///< its last run, by entry
+  std::map<std::string, wire::VersionVector> summary_;        ///< pages received so far
+  std::map<std::string, wire::VersionVector> untold_;         ///< Have not sent yet (see Tell)
   /// Have sent on the current channel: told again after a reconnect, since
   /// nothing acknowledges it. At most one entry per synced path.
   std::map<std::string, wire::VersionVector> told_;

@@ -2,7 +2,9 @@
 
 #include <cstdlib>
 
+#include "common/util.h"
 #include "engine/decide.h"
+#include "engine/path_policy.h"
 #include "engine/plan.h"
 
 namespace syncr {
@@ -20,6 +22,27 @@ int64_t ClockSkewAtLeastMs(int64_t peer_wall_ns, int64_t our_sent_ns, int64_t ou
   if (peer_wall_ns > our_read_ns) return (peer_wall_ns - our_read_ns) / 1000000;
   if (peer_wall_ns < our_sent_ns) return -((our_sent_ns - peer_wall_ns) / 1000000);
   return 0;  // within the round trip: no skew proven
+}
+
+std::string FailedActionsProblem(const std::string& node, const wire::ActionReport& report) {
+  const wire::ActionResult* first = nullptr;
+  int failed = 0;
+  for (const wire::ActionResult& r : report.results()) {
+    if (r.exit_code() == 0) continue;
+    if (!first) first = &r;
+    ++failed;
+  }
+  std::string what = "the actions failed";
+  if (first) {
+    what = "`" + Printable(first->command()) + "` " +
+           (first->exit_code() < 0 ? std::string("was killed (timeout or signal)")
+                                   : "exited " + std::to_string(first->exit_code())) +
+           " at " + FormatTime(first->finished_ns());
+    if (failed > 1) what += " (and " + std::to_string(failed - 1) + " more of the list)";
+  }
+  return "actions for " + report.entry() + " failed on " + node + ": " + what +
+         "; see `syncr log " + report.entry() + "` on " + node +
+         ", fix the cause; they run again at the entry's next change";
 }
 
 wire::StatusReply BuildStatus(const Config& config, const StatusInput& input) {
@@ -83,6 +106,17 @@ wire::StatusReply BuildStatus(const Config& config, const StatusInput& input) {
     if (input.actions_running.count(entry->path)) ps->mutable_last_action()->set_running(true);
   }
   for (const std::string& p : input.problems) reply.add_problems(p);
+  // SPEC 10: any failed command of an entry's last run, on any node, until
+  // a later run there succeeds.
+  auto failed_run = [&](const std::string& node, const wire::ActionReport& report) {
+    if (report.ok() || !config.FindEntry(report.entry())) return;
+    reply.add_problems(FailedActionsProblem(node, report));
+    in_sync = false;
+  };
+  for (const auto& [entry, report] : input.action_reports) failed_run(input.node, report);
+  for (const PeerSnapshot& peer : input.peers) {
+    for (const auto& [entry, report] : peer.actions) failed_run(peer.name, report);
+  }
   // A path this node failed on that it holds no version of (a new file it
   // could not apply) has no row: it is a node-wide problem.
   std::set<std::string> rows;

@@ -24,8 +24,9 @@ struct PeerSnapshot {
   int64_t since_ns = 0;
   std::string last_error;
   std::string transport;
-  std::map<std::string, wire::VersionVector> has;  ///< what the peer is known to hold
-  std::map<std::string, std::string> refused;      ///< path -> why it will not take it
+  std::map<std::string, wire::VersionVector> has;     ///< what the peer is known to hold
+  std::map<std::string, std::string> refused;         ///< path -> why it will not take it
+  std::map<std::string, wire::ActionReport> actions;  ///< its last run of each entry's actions
   int64_t clock_skew_ms = 0;  ///< its clock minus ours, at least (ClockSkewAtLeastMs)
 };
 
@@ -44,15 +45,20 @@ int64_t ClockSkewAtLeastMs(int64_t peer_wall_ns, int64_t our_sent_ns, int64_t ou
 /// "the clock of NODE is 3600 s ahead of this node's: ..." with the remedy.
 std::string ClockSkewProblem(const std::string& peer, int64_t skew_ms);
 
+/// "actions for ENTRY failed on NODE: `CMD` exit N ..." with the remedy,
+/// for a run whose report is not ok.
+std::string FailedActionsProblem(const std::string& node, const wire::ActionReport& report);
+
 struct StatusInput {
   std::string node;
   int64_t started_ns = 0;
   std::vector<wire::Version> files;  ///< every stored version
   std::vector<PeerSnapshot> peers;
-  std::map<std::string, wire::ActionResult> last_action;  ///< by sync entry
-  std::set<std::string> actions_running;                  ///< sync entries
-  std::vector<std::string> problems;                      ///< node-wide, with remedy
-  std::map<std::string, std::string> path_problems;       ///< path -> why, with remedy
+  std::map<std::string, wire::ActionResult> last_action;     ///< by sync entry
+  std::set<std::string> actions_running;                     ///< sync entries
+  std::map<std::string, wire::ActionReport> action_reports;  ///< our last run, by entry
+  std::vector<std::string> problems;                         ///< node-wide, with remedy
+  std::map<std::string, std::string> path_problems;          ///< path -> why, with remedy
 };
 
 /// The reply; `config` says which stored paths are still synced (rows of

@@ -88,6 +88,38 @@ TEST_F(BuildStatusTest, AHolderThatIsNotConnectedIsNotInSync) {
   EXPECT_EQ(reply.peers(1).pending(), 0u);  // it holds everything: nothing pending
 }
 
+// SPEC 10: a failed command anywhere in an entry's last run, on this node
+// or a peer, keeps status from "in sync" and names the command and node.
+TEST_F(BuildStatusTest, AFailedActionOnAnyNodeIsAProblemUntilARunSucceeds) {
+  ASSERT_TRUE(BuildStatus(config_, input_).in_sync());
+  const std::string entry = config_.sync[0].path;
+  wire::ActionReport run;
+  run.set_entry(entry);
+  wire::ActionResult* bad = run.add_results();
+  bad->set_command("systemctl restart app");
+  bad->set_exit_code(1);
+  run.add_results()->set_command("logger done");  // the last one succeeded
+  run.set_ok(false);
+  input_.peers[1].actions[entry] = run;
+  wire::StatusReply reply = BuildStatus(config_, input_);
+  EXPECT_FALSE(reply.in_sync());
+  ASSERT_EQ(reply.problems_size(), 1);
+  EXPECT_NE(reply.problems(0).find("actions for " + entry + " failed on " + input_.peers[1].name +
+                                   ": `systemctl restart app` exited 1"),
+            std::string::npos)
+      << reply.problems(0);
+  EXPECT_NE(reply.problems(0).find("syncr log"), std::string::npos) << reply.problems(0);
+
+  input_.action_reports[entry] = run;  // and here
+  EXPECT_EQ(BuildStatus(config_, input_).problems_size(), 2);
+
+  run.set_ok(true);  // a later run succeeded everywhere
+  run.mutable_results(0)->set_exit_code(0);
+  input_.peers[1].actions[entry] = run;
+  input_.action_reports[entry] = run;
+  EXPECT_TRUE(BuildStatus(config_, input_).in_sync());
+}
+
 TEST(ClockSkewAtLeastMsTest, OnlyWhatLiesOutsideTheRoundTripIsSkew) {
   const int64_t s = 1'000'000'000;  // one second in ns
   const int64_t sent = 1000 * s;

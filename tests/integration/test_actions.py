@@ -163,6 +163,38 @@ class ActionsTest(ClusterTestCase):
         self.assertEqual(c.lines("a", "order.log"), ["1", "1"])
         self.assertEqual(c.lines("b", "order.log"), ["1", "1"])
 
+    def test_a_failed_command_anywhere_keeps_status_from_in_sync_on_every_node(self):
+        """SPEC 10, issue 11: a failed command followed by one that succeeds
+        used to be invisible (status showed only the last result). Any
+        failure in the list, on any node, is a problem on every node until a
+        later run there succeeds."""
+        c = self.started_cluster(sync=[{"path": P, "actions": [
+            "test ! -e @TMP@/@NODE@-broken", "echo ok >> @TMP@/@NODE@-order.log"]}])
+        broken = c.file("b", "broken")
+        with open(broken, "w"):
+            pass
+        c.write("a", P, b"x\n")
+        for n in ("a", "b"):  # positive barrier: each run has finished
+            c.wait_until(lambda n=n: c.lines(n, "order.log") == ["ok"],
+                         what=lambda: f"the run on {n} (order.log: {c.lines(n, 'order.log')})")
+        failed = re.compile(r"actions for /etc/app\.conf failed on b: `test ! -e \S+-broken` exited 1")
+
+        def shown(n):
+            rc, st = c.status(n)
+            return rc == 1 and any(failed.search(p) for p in (st or {}).get("problems", []))
+        for n in ("a", "b"):
+            c.wait_until(lambda n=n: shown(n),
+                         what=lambda: f"{n}'s status to name b's failed command "
+                                      f"(got {c.status(n)})")
+            self.assertEqual(int(self._last_action(c, n).get("exit_code", 0)), 0,
+                             f"{n}: the last command succeeded; the failure is before it")
+        os.unlink(broken)
+        c.write("a", P, b"y\n")
+        for n in ("a", "b"):
+            c.wait_until(lambda n=n: c.lines(n, "order.log") == ["ok", "ok"],
+                         what=lambda: f"the second run on {n}")
+        c.wait_in_sync()  # both exit 0: the later run succeeded everywhere
+
     @staticmethod
     def _last_action(c, n):
         return (c.path_status(n, P) or {}).get("last_action") or {}
