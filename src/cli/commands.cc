@@ -11,6 +11,7 @@
 #include "common/util.h"
 #include "config/config.h"
 #include "daemon/daemon.h"
+#include "engine/path_policy.h"
 #include "engine/version_vector.h"
 #include "net/local_socket.h"
 #include "os/accounts.h"
@@ -204,6 +205,11 @@ int CmdHistory(const std::string& config_flag, const std::string& path, bool jso
   std::vector<Generation> gens = (*store)->Generations(path);
   wire::History history;
   history.set_path(path);
+  std::optional<wire::Version> now = (*store)->GetFile(path);
+  if (now) *history.mutable_version() = *now;
+  // Generation 1 is the newest content kept, which is what the path holds
+  // only while it is a file with that content: not once it is deleted.
+  const bool holds = now && now->kind() == wire::KIND_FILE;
   int n = 1;
   for (const Generation& g : gens) {
     wire::HistoryEntry* e = history.add_generations();
@@ -214,6 +220,7 @@ int CmdHistory(const std::string& config_flag, const std::string& path, bool jso
     e->set_origin(g.origin);
     e->set_conflict(g.conflict);
     *e->mutable_vv() = g.version.vv();
+    e->set_current(e->generation() == 1 && holds && now->hash() == g.hash);
   }
   if (json) {
     std::printf("%s\n", ToJson(history).c_str());
@@ -223,13 +230,24 @@ int CmdHistory(const std::string& config_flag, const std::string& path, bool jso
     std::printf("%s: no generations kept yet\n", path.c_str());
     return 0;
   }
+  if (now && now->kind() == wire::KIND_DELETED) {
+    std::printf(
+        "%s was deleted at %s by %s (version %s); generation 1 is its last content:\n"
+        "`syncr restore %s -g 1` brings it back on every node\n\n",
+        Printable(path).c_str(), FormatTime(now->change_ns()).c_str(), now->origin().c_str(),
+        ToString(now->vv()).c_str(), Printable(path).c_str());
+  }
   std::printf("%-4s %-20s %10s  %-13s %-10s %-14s %s\n", "GEN", "TIME", "SIZE", "HASH", "ORIGIN",
               "VERSION", "NOTE");
   for (const wire::HistoryEntry& e : history.generations()) {
     std::printf("%-4d %-20s %10llu  %-13s %-10s %-14s %s\n", e.generation(),
                 FormatTime(e.time_ns()).c_str(), static_cast<unsigned long long>(e.size()),
                 e.hash().substr(0, 12).c_str(), e.origin().c_str(), ToString(e.vv()).c_str(),
-                e.generation() == 1 ? "current" : (e.conflict() ? "conflict loser" : ""));
+                e.current()    ? "current"
+                : e.conflict() ? "conflict loser"
+                : (e.generation() == 1 && history.version().kind() == wire::KIND_DELETED)
+                    ? "last content (deleted)"
+                    : "");
   }
   return 0;
 }

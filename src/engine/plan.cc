@@ -41,6 +41,8 @@ std::string PathState(const wire::Version& version, size_t pending_to, size_t re
   if (version.conflict()) return "conflict";
   if (pending_to > 0) return "pending";
   if (refused_by > 0) return "refused";
+  // Every peer holds the deletion too: in sync, but not a file anyone has.
+  if (version.kind() == wire::KIND_DELETED) return "deleted";
   return "in sync";
 }
 

@@ -30,7 +30,7 @@ void OrderForApply(std::vector<const wire::Update*>* updates);
 
 /// The state `status` shows for a path: "missing" (never stored or
 /// forgotten), "conflict", "pending" (a peer lacks it), "refused" (a peer
-/// will not take it), "in sync".
+/// will not take it), "deleted" (every peer holds its deletion), "in sync".
 std::string PathState(const wire::Version& version, size_t pending_to, size_t refused_by);
 
 /// True when `state` (from PathState) keeps the node from being in sync on

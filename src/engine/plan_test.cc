@@ -132,7 +132,9 @@ TEST(PathStateTest, EachState) {
   EXPECT_EQ(PathState(v, 1, 1), "missing");
 
   wire::Version tombstone = V("/etc/hosts", wire::KIND_DELETED, VV({{"a", 2}}));
-  EXPECT_EQ(PathState(tombstone, 0, 0), "in sync");  // a deletion that every peer holds
+  EXPECT_EQ(PathState(tombstone, 0, 0), "deleted");  // a deletion that every peer holds
+  EXPECT_EQ(PathState(tombstone, 1, 0), "pending");  // one that a peer still lacks
+  EXPECT_FALSE(StateBlocksSync("deleted"));
 }
 
 TEST(PathStateTest, OnlyMissingConflictAndRefusedBlockSyncOnTheirOwn) {

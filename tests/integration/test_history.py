@@ -71,6 +71,44 @@ class HistoryTest(ClusterTestCase):
         self.assertTrue((r.stderr + r.stdout).strip(), "restore of a missing generation said nothing")
         self.assertEqual(c.read("b", P), contents[0])
 
+    def test_a_deleted_file_is_deleted_in_status_and_history(self):
+        """Issue 11: status listed deleted paths as "in sync", and history
+        called a deleted file's last content "current"."""
+        d, f = "/srv/d", "/srv/d/x.conf"
+        c = self.started_cluster(sync=[{"path": d}])
+        os.makedirs(c.disk("a", d), exist_ok=True)
+        c.write("a", f, b"last words\n")
+        c.wait_content("b", f, b"last words\n")
+        c.remove("a", f)
+        c.wait_until(lambda: c.stat("b", f) is None, what=f"{f} deleted on b")
+
+        def state(n):
+            rc, st = c.status(n)
+            row = harness.find_path(st or {}, f) or {}
+            return rc, row.get("state")
+        for n in ("a", "b"):
+            c.wait_until(lambda n=n: state(n) == (0, "deleted"),
+                         what=lambda n=n: f"{f} shown as deleted, exit 0, on {n} (got {state(n)})")
+            gens = c.generations(n, f)
+            self.assertEqual(len(gens), 1, gens)
+            self.assertFalse(gens[0].get("current", False), f"{n}: deleted content called current")
+            r = c.cli(n, "history", f)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            out = r.stdout.decode()
+            self.assertIn(f"{f} was deleted at ", out)
+            self.assertIn("last content (deleted)", out)
+            self.assertNotIn("current", out.replace("last content", ""))
+
+        # The remedy the history names works: the content comes back everywhere.
+        r = c.restore("b", f, 1)
+        self.assertEqual(r.returncode, 0, f"restore failed: {r.stdout!r} {r.stderr!r}")
+        c.wait_content("a", f, b"last words\n")
+        for n in ("a", "b"):
+            c.wait_until(lambda n=n: state(n) == (0, "in sync"),
+                         what=lambda n=n: f"{f} in sync again on {n} (got {state(n)})")
+            gens = c.generations(n, f)
+            self.assertTrue(gens[0].get("current", False), f"{n}: restored content not current")
+
     def test_generations_limit(self):
         c = self.started_cluster(sync=[{"path": P}], generations=3)
         contents = [f"edit number {i}\n".encode() for i in range(1, 6)]
