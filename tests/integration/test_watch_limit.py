@@ -170,8 +170,14 @@ class WatchLimitTest(ClusterTestCase):
         c, pid = self._start()
         self._assert_one_problem("a")
         want = self._edit_while_unwatched(pid)
+        # Stopped meanwhile, so that the retry timer cannot come between the
+        # raise and the signal: once continued, the loop reads the signal
+        # before it fires any timer that fell due.
+        c.freeze("a")
+        self.addCleanup(c.thaw, "a")
         self._raise_limit(pid)
         os.kill(pid, signal.SIGHUP)
+        c.thaw("a")
         self._check_recovered(pid, want, timeout=10)
         # It was the reload that watched them, not a retry that happened to
         # come first: the reload logs its summary right after.
