@@ -81,9 +81,7 @@ Status DaemonImpl::Open() {
   Build();
   if (Status s = replica_->Init(); !s.ok()) return s;
   if (Status s = feed_->Init(); !s.ok()) return s;
-  if (Status s = InstallSignals(); !s.ok()) return s;
-  loop_.Add(feed_->fd(), EPOLLIN, [this](uint32_t) { feed_->Drain(); });
-  return Status();
+  return InstallSignals();
 }
 
 // Rooms are made in dependency order and destroyed in reverse: nothing is
@@ -364,6 +362,10 @@ void DaemonImpl::Reload() {
     feed_->ForgetEntry(path);
     journal_->Note(path, spdlog::level::info, "SIGHUP: no longer syncing " + path);
   }
+  // Directories an inotify limit left unwatched: the operator may just have
+  // raised it. Watched and rescanned now, not at the next retry; before
+  // WatchEntry, which would watch a kept entry's directory without a rescan.
+  feed_->RetryNow();
   for (const SyncEntry& entry : config_.sync) {
     if (syncr::Status s = feed_->WatchEntry(entry); !s.ok()) {
       journal_->Note(entry.path, spdlog::level::err, s.ToString());

@@ -1,37 +1,85 @@
 #include "watch/change_feed.h"
 
+#include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include "common/util.h"
 #include "engine/path_policy.h"
 #include "os/disk.h"
 
 namespace syncr {
+namespace {
 
-ChangeFeed::ChangeFeed(EventLoop& loop, const Config& config, Listener listener)
-    : loop_(loop), config_(config), listener_(std::move(listener)) {}
+// The deepest directory that holds every one of `paths` (synced paths).
+std::string CommonDir(const std::set<std::string>& paths) {
+  std::string common = *paths.begin();
+  for (const std::string& path : paths) {
+    while (common != "/" && common != "." && path != common && path.rfind(common + "/", 0) != 0) {
+      common = DirName(common);
+    }
+  }
+  return common;
+}
+
+// `paths` without those below another one: a recursive scan of a directory
+// covers its subdirectories.
+std::vector<std::string> TopMost(const std::set<std::string>& paths) {
+  std::vector<std::string> top;
+  for (const std::string& path : paths) {
+    bool covered = false;
+    for (std::string up = path; !covered && up != "/" && up != ".";) {
+      up = DirName(up);
+      covered = paths.count(up) > 0;
+    }
+    if (!covered) top.push_back(path);
+  }
+  return top;
+}
+
+}  // namespace
+
+ChangeFeed::ChangeFeed(EventLoop& loop, const Config& config, Listener listener,
+                       InotifyWatcher::Calls calls)
+    : loop_(loop), config_(config), listener_(std::move(listener)), watcher_(std::move(calls)) {}
 
 ChangeFeed::~ChangeFeed() {
   for (auto& [path, pending] : scans_) loop_.Cancel(pending.timer);
+  loop_.Cancel(retry_timer_);
+  if (watcher_.ready()) loop_.Remove(watcher_.fd());
 }
 
-Status ChangeFeed::Init() { return watcher_.Init(); }
+Status ChangeFeed::Init() {
+  Status s = Open();
+  if (s.ok() || s.err() != EMFILE) return s;
+  // Degraded, not fatal: the directories wait for the retry (Watch keeps
+  // them), and status says why.
+  listener_.note("", spdlog::level::err,
+                 "out of inotify instances (" + DescribeLimit(InotifyLimit::kInstances) +
+                     "): nothing is watched until syncr can open one");
+  ArmRetry();
+  return Status();
+}
+
+Status ChangeFeed::Open() {
+  if (Status s = watcher_.Init(); !s.ok()) return s;
+  loop_.Add(watcher_.fd(), EPOLLIN, [this](uint32_t) { Drain(); });
+  return Status();
+}
 
 Status ChangeFeed::WatchEntry(const SyncEntry& entry) {
   const std::string dir = DirName(config_.DiskPath(entry.path));
   if (Status s = PosixDisk().MakeDirs(dir); !s.ok()) return s;
-  if (!watcher_.IsWatched(dir)) {
-    if (Status s = watcher_.WatchDirectory(dir); !s.ok()) {
-      // Degraded, not fatal: status lists it with the remedy.
-      AddProblem(s);
-      listener_.note(entry.path, spdlog::level::err, s.ToString());
-      return Status();
-    }
-  }
+  // Known before it is watched: a retry that watches it later rescans it.
   targets_[dir].names.insert(entry.path);
+  if (Status s = Watch(dir); !s.ok() && !unwatched_.count(dir)) {
+    // Degraded, not fatal: status lists it with the remedy.
+    AddProblem(s);
+    listener_.note(entry.path, spdlog::level::err, s.ToString());
+  }
   return Status();
 }
 
@@ -43,13 +91,128 @@ void ChangeFeed::ForgetEntry(const std::string& entry_path) {
 Status ChangeFeed::WatchTree(const std::string& path) {
   const std::string disk = config_.DiskPath(path);
   if (watcher_.IsWatched(disk) && !targets_[disk].tree.empty()) return Status();
-  if (Status s = watcher_.WatchDirectory(disk); !s.ok()) {
+  Status s = Watch(disk);
+  if (s.ok() || unwatched_.count(disk)) targets_[disk].tree = path;
+  if (!s.ok() && !unwatched_.count(disk)) {
     AddProblem(s);
     listener_.note(path, spdlog::level::err, s.ToString());
+  }
+  return s;
+}
+
+Status ChangeFeed::Watch(const std::string& disk) {
+  Status s = watcher_.IsWatched(disk) ? Status() : watcher_.WatchDirectory(disk);
+  if (s.ok() || (s.err() != ENOSPC && watcher_.ready())) {
+    unwatched_.erase(disk);
     return s;
   }
-  targets_[disk].tree = path;
-  return Status();
+  const InotifyLimit limit = watcher_.ready() ? InotifyLimit::kWatches : InotifyLimit::kInstances;
+  const bool first = std::none_of(unwatched_.begin(), unwatched_.end(),
+                                  [limit](const auto& u) { return u.second == limit; });
+  unwatched_[disk] = limit;
+  if (first && limit == InotifyLimit::kWatches) {
+    // Logged once per episode, not once per directory: a large tree would
+    // flood the log. status counts them.
+    listener_.note("", spdlog::level::err,
+                   "out of inotify watches (" + DescribeLimit(limit) + ") at " + disk +
+                       ": it and the directories that follow are not watched until the limit "
+                       "is raised; syncr retries by itself, and on SIGHUP");
+  }
+  ArmRetry();
+  return s;
+}
+
+void ChangeFeed::ArmRetry() {
+  if (retry_timer_ != 0) return;
+  retry_timer_ = loop_.After(retry_delay_ms_, [this] {
+    retry_timer_ = 0;
+    // If this try fails too, the next waits twice as long.
+    retry_delay_ms_ = std::min(retry_delay_ms_ * 2, kMaxRetryMs);
+    Retry();
+  });
+}
+
+void ChangeFeed::RetryNow() {
+  loop_.Cancel(retry_timer_);
+  retry_timer_ = 0;
+  retry_delay_ms_ = kFirstRetryMs;
+  Retry();
+}
+
+// Watches exactly the directories that ran into a limit (never a walk of
+// the tree), then rescans what they stand for: changes made while nobody
+// watched made no event. Stops at the first that runs into the limit again:
+// the rest would too.
+void ChangeFeed::Retry() {
+  if (!watcher_.ready() && !Open().ok()) {
+    ArmRetry();
+    return;
+  }
+  size_t rewatched = 0;
+  std::set<std::string> rescan;
+  for (auto it = unwatched_.begin(); it != unwatched_.end();) {
+    const std::string disk = it->first;
+    ++it;  // Watch() erases or keeps `disk`, never another directory
+    if (SyncedDirOf(disk).empty()) {
+      unwatched_.erase(disk);  // its entry is no longer synced
+      continue;
+    }
+    Status s = Watch(disk);
+    if (unwatched_.count(disk)) break;
+    if (!s.ok()) {
+      AddProblem(s);  // gone (rescanned by its parent's event) or another failure
+      continue;
+    }
+    ++rewatched;
+    const Target& target = targets_[disk];
+    rescan.insert(target.names.begin(), target.names.end());
+    if (!target.tree.empty()) rescan.insert(target.tree);
+  }
+  for (const std::string& path : TopMost(rescan)) Schedule(path, config_.node.settle_ms, true);
+  if (unwatched_.empty()) retry_delay_ms_ = kFirstRetryMs;
+  if (rewatched == 0) return;
+  listener_.note(
+      "", unwatched_.empty() ? spdlog::level::info : spdlog::level::warn,
+      "re-watched " + std::to_string(rewatched) + " directories, rescanning them; " +
+          (unwatched_.empty() ? std::string("every synced directory is watched again")
+                              : std::to_string(unwatched_.size()) + " still are not watched"));
+}
+
+std::string ChangeFeed::SyncedDirOf(const std::string& disk) const {
+  auto it = targets_.find(disk);
+  if (it == targets_.end()) return "";
+  if (!it->second.tree.empty()) return it->second.tree;
+  if (it->second.names.empty()) return "";
+  return DirName(*it->second.names.begin());
+}
+
+std::vector<std::string> ChangeFeed::problems() const {
+  std::vector<std::string> out = problems_;
+  for (InotifyLimit limit : {InotifyLimit::kWatches, InotifyLimit::kInstances}) {
+    std::string line = LimitProblem(limit);
+    if (!line.empty()) out.push_back(std::move(line));
+  }
+  return out;
+}
+
+// One line for every directory that ran into `limit`, or "" if none did.
+std::string ChangeFeed::LimitProblem(InotifyLimit limit) const {
+  std::set<std::string> dirs;
+  for (const auto& [disk, why] : unwatched_) {
+    if (why != limit) continue;
+    std::string dir = SyncedDirOf(disk);
+    if (!dir.empty()) dirs.insert(std::move(dir));
+  }
+  if (dirs.empty()) return "";
+  const bool watches = limit == InotifyLimit::kWatches;
+  const std::string n = std::to_string(dirs.size());
+  return n + (dirs.size() == 1 ? " directory under " : " directories under ") + CommonDir(dirs) +
+         (dirs.size() == 1 ? " is" : " are") + " not watched (changes there are not seen): " +
+         (watches ? "out of inotify watches (" : "out of inotify instances (") +
+         DescribeLimit(limit) + "); raise " +
+         (watches ? "fs.inotify.max_user_watches (and fs.inotify.max_user_instances)"
+                  : "fs.inotify.max_user_instances (and fs.inotify.max_user_watches)") +
+         " with sysctl, then send SIGHUP or wait: syncr retries by itself and rescans them";
 }
 
 void ChangeFeed::AddProblem(const Status& s) {
@@ -68,8 +231,11 @@ void ChangeFeed::ForgetUnder(const std::string& disk) {
   watcher_.UnwatchTree(disk);
   auto forget = [this](std::map<std::string, Target>::iterator it) {
     it->second.tree.clear();
-    if (it->second.names.empty()) return targets_.erase(it);
-    if (!watcher_.IsWatched(it->first)) watcher_.WatchDirectory(it->first);
+    if (it->second.names.empty()) {
+      unwatched_.erase(it->first);
+      return targets_.erase(it);
+    }
+    Watch(it->first);
     return std::next(it);
   };
   if (auto it = targets_.find(disk); it != targets_.end()) forget(it);
@@ -135,7 +301,7 @@ void ChangeFeed::OnDirectoryGone(std::map<std::string, Target>::iterator target)
   }
   listener_.note("", spdlog::level::warn, "watched directory " + dir + " went away: rescanning");
   // Watch it again once it is back (made again here so it can be watched).
-  if (!watcher_.IsWatched(dir) && PosixDisk().MakeDirs(dir).ok()) watcher_.WatchDirectory(dir);
+  if (PosixDisk().MakeDirs(dir).ok()) Watch(dir);
   for (const std::string& path : target->second.names) {
     Schedule(path, config_.node.settle_ms, true);
   }

@@ -6,8 +6,13 @@
 // while an in-place writer has the file open), and the filter that drops
 // the echo of our own renames. It never reads a file or touches the store:
 // what it decides comes out through Listener. Overflow always becomes a
-// rescan of everything, never silence. Owns its timers and cancels them
-// when destroyed. Not thread-safe.
+// rescan of everything, never silence. A directory it cannot watch because
+// an inotify limit is reached (max_user_watches, max_user_instances) is kept
+// with that cause, counted by problems() (one line per cause), and retried
+// with backoff, exactly those directories and never a poll of the tree;
+// once watched it is rescanned, so what changed meanwhile is found. Owns
+// its timers and its inotify fd's place on the loop, and releases them when
+// destroyed. Not thread-safe.
 #pragma once
 
 #include <spdlog/spdlog.h>
@@ -30,6 +35,11 @@ class ChangeFeed {
  public:
   /// How long a writer that keeps a file open is given after its last event.
   static constexpr int64_t kWriterSettleMs = 1000;
+  /// Directories that ran into an inotify limit are tried again after this,
+  /// doubling up to kMaxRetryMs: a raised limit is picked up within minutes
+  /// with no signal, and a node left degraded wakes rarely.
+  static constexpr int64_t kFirstRetryMs = 5000;
+  static constexpr int64_t kMaxRetryMs = 300000;
 
   struct Listener {
     /// The path has been quiet long enough: look at it (and, when
@@ -44,17 +54,21 @@ class ChangeFeed {
         note;
   };
 
-  ChangeFeed(EventLoop& loop, const Config& config, Listener listener);
+  /// `calls` are the kernel's, except in tests that make a limit run out.
+  ChangeFeed(EventLoop& loop, const Config& config, Listener listener,
+             InotifyWatcher::Calls calls = InotifyWatcher::KernelCalls());
   ~ChangeFeed();
   ChangeFeed(const ChangeFeed&) = delete;
   ChangeFeed& operator=(const ChangeFeed&) = delete;
 
+  /// Opens inotify and reads it whenever the loop finds it readable. Out of
+  /// instances (EMFILE) is not fatal: every directory then waits for the
+  /// retry, and problems() says so.
   Status Init();
-  int fd() const { return watcher_.fd(); }
 
   /// Watches the directory that holds `entry` (made if missing) for its
   /// name. A directory that cannot be made is an error; out of watches is
-  /// kept in problems() and logged, and the node goes on.
+  /// kept in problems() and logged, retried, and the node goes on.
   Status WatchEntry(const SyncEntry& entry);
   /// `entry` is no longer synced: forget its name and its tree's watches.
   void ForgetEntry(const std::string& entry_path);
@@ -77,9 +91,16 @@ class ChangeFeed {
   /// it is our own and needs no look (counted: a batch may write it twice).
   void ExpectOwnRename(const std::string& path) { ++own_renames_[path]; }
 
-  /// Degraded states (out of watches), with the remedy.
-  const std::vector<std::string>& problems() const { return problems_; }
+  /// Tries the directories that ran into an inotify limit now, and starts
+  /// the backoff over (SIGHUP: the operator has just raised the limit).
+  void RetryNow();
+
+  /// Degraded states with the remedy: one line per inotify limit that left
+  /// directories unwatched, and any other watch that failed.
+  std::vector<std::string> problems() const;
   size_t pending_scans() const { return scans_.size(); }
+  /// Directories waiting for a watch because an inotify limit was reached.
+  size_t unwatched() const { return unwatched_.size(); }
 
  private:
   struct Target {
@@ -90,6 +111,16 @@ class ChangeFeed {
     EventLoop::TimerId timer = 0;
     bool recursive = false;
   };
+  Status Open();
+  /// Adds the watch of `disk`. A limit reached is kept in unwatched_ (and
+  /// the retry armed); any other failure is returned for the caller.
+  Status Watch(const std::string& disk);
+  void ArmRetry();
+  void Retry();
+  /// The synced path an unwatched directory stands for, or "" when no entry
+  /// needs it any more.
+  std::string SyncedDirOf(const std::string& disk) const;
+  std::string LimitProblem(InotifyLimit limit) const;
   void OnEvent(const InotifyWatcher::Event& e);
   void OnDirectoryGone(std::map<std::string, Target>::iterator target);
   /// The synced path an event in a watched directory names, or "".
@@ -109,6 +140,11 @@ class ChangeFeed {
   /// is left once the queue is drained was never coming, and is dropped.
   std::unordered_map<std::string, int> own_renames_;
   std::vector<std::string> problems_;
+  /// By on-disk directory: the limit its watch ran into. Its target in
+  /// targets_ says what to rescan once it is watched.
+  std::map<std::string, InotifyLimit> unwatched_;
+  EventLoop::TimerId retry_timer_ = 0;
+  int64_t retry_delay_ms_ = kFirstRetryMs;
 };
 
 }  // namespace syncr

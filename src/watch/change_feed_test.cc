@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,6 +46,15 @@ class ChangeFeedTest : public testing::Test {
     std::filesystem::create_directories(config_.DiskPath(kTree));
 
     ASSERT_TRUE(loop_.Init().ok());
+    MakeFeed();
+    ASSERT_TRUE(feed_->Init().ok());
+    for (const SyncEntry& entry : config_.sync) ASSERT_TRUE(feed_->WatchEntry(entry).ok());
+    ASSERT_TRUE(feed_->WatchTree(kTree).ok());
+  }
+
+  /// The feed, over inotify calls that behave as the kernel's until a test
+  /// spends the budget it sets: then they fail as at a reached limit.
+  void MakeFeed() {
     ChangeFeed::Listener listener;
     listener.scan = [this](const std::string& path, bool recursive) {
       scans_.emplace_back(path, recursive);
@@ -52,10 +62,48 @@ class ChangeFeedTest : public testing::Test {
     listener.rescan_all = [this] { ++rescans_; };
     listener.forget_stat = [this](const std::string& path) { forgotten_.push_back(path); };
     listener.note = [](const std::string&, spdlog::level::level_enum, const std::string&) {};
-    feed_ = std::make_unique<ChangeFeed>(loop_, config_, std::move(listener));
-    ASSERT_TRUE(feed_->Init().ok());
-    for (const SyncEntry& entry : config_.sync) ASSERT_TRUE(feed_->WatchEntry(entry).ok());
-    ASSERT_TRUE(feed_->WatchTree(kTree).ok());
+    InotifyWatcher::Calls calls{
+        [this](int flags) {
+          if (instances_left_ == 0) {
+            errno = EMFILE;
+            return -1;
+          }
+          return inotify_init1(flags);
+        },
+        [this](int fd, const char* path, uint32_t mask) {
+          add_watch_at_.push_back(clock_.MonoMs());
+          if (watches_left_ == 0) {
+            errno = ENOSPC;
+            return -1;
+          }
+          if (watches_left_ > 0) --watches_left_;
+          return inotify_add_watch(fd, path, mask);
+        },
+    };
+    feed_ = std::make_unique<ChangeFeed>(loop_, config_, std::move(listener), std::move(calls));
+  }
+
+  /// Makes directories `names` in the tree, lets the scans their events ask
+  /// for go by, then asks the feed to watch each (as a scan would).
+  std::vector<std::string> MakeSubdirs(const std::vector<std::string>& names) {
+    std::vector<std::string> paths;
+    for (const std::string& name : names) {
+      paths.push_back(std::string(kTree) + "/" + name);
+      std::filesystem::create_directories(Disk(paths.back()));
+    }
+    feed_->Drain();
+    Advance(kSettleMs);
+    scans_.clear();
+    for (const std::string& path : paths) feed_->WatchTree(path);
+    return paths;
+  }
+
+  /// The feed's only problem line, or "" (and a failure) if there is not
+  /// exactly one.
+  std::string OnlyProblem() {
+    std::vector<std::string> problems = feed_->problems();
+    EXPECT_EQ(problems.size(), 1u) << testing::PrintToString(problems);
+    return problems.size() == 1 ? problems[0] : "";
   }
 
   std::string Disk(const std::string& path) const { return config_.DiskPath(path); }
@@ -92,6 +140,9 @@ class ChangeFeedTest : public testing::Test {
   std::vector<Scan> scans_;
   std::vector<std::string> forgotten_;
   int rescans_ = 0;
+  int watches_left_ = -1;              ///< -1: no limit
+  int instances_left_ = -1;            ///< -1: no limit
+  std::vector<int64_t> add_watch_at_;  ///< fake mono ms of each inotify_add_watch
 };
 
 TEST_F(ChangeFeedTest, ACloseWriteSettlesAfterSettleMs) {
@@ -246,6 +297,137 @@ TEST_F(ChangeFeedTest, DestroyingTheFeedCancelsItsSettleTimers) {
   feed_.reset();
   EXPECT_EQ(loop_.pending_timers(), 0u);
   EXPECT_EQ(rescans_, 0);
+}
+
+TEST_F(ChangeFeedTest, OutOfWatchesIsOneProblemLineNamingBothLimits) {
+  EXPECT_TRUE(feed_->problems().empty());
+  watches_left_ = 0;
+  MakeSubdirs({"one", "two", "two/three"});
+  EXPECT_EQ(feed_->unwatched(), 3u);
+  const std::string line = OnlyProblem();
+  EXPECT_NE(line.find("3 directories under /etc/app.d are not watched"), std::string::npos) << line;
+  EXPECT_NE(line.find("out of inotify watches (fs.inotify.max_user_watches="), std::string::npos)
+      << line;
+  EXPECT_NE(line.find("raise fs.inotify.max_user_watches (and fs.inotify.max_user_instances)"),
+            std::string::npos)
+      << line;
+  EXPECT_NE(line.find("SIGHUP"), std::string::npos) << line;
+  EXPECT_NE(line.find("retries by itself"), std::string::npos) << line;
+}
+
+TEST_F(ChangeFeedTest, TheRetryBacksOffThenRewatchesAndRescansOnlyTheUnwatched) {
+  watches_left_ = 0;
+  // two/three is below two: two's recursive rescan covers it.
+  const std::vector<std::string> dirs = MakeSubdirs({"one", "two", "two/three"});
+  const std::string& one = dirs[0];
+  const std::string& two = dirs[1];
+  add_watch_at_.clear();
+  const int64_t start = clock_.MonoMs();
+
+  // 5 s, then doubling up to 5 min; each try stops at the first directory
+  // still over the limit (one call), and nothing is scanned meanwhile.
+  const std::vector<int64_t> expected = {5000, 15000, 35000, 75000, 155000, 315000, 615000, 915000};
+  Advance(expected.back());
+  std::vector<int64_t> tried;
+  for (int64_t at : add_watch_at_) tried.push_back(at - start);
+  EXPECT_EQ(tried, expected);
+  EXPECT_TRUE(scans_.empty());
+  EXPECT_EQ(feed_->unwatched(), 3u);
+
+  // The limit is raised: the next try watches exactly the three, rescans
+  // the top ones recursively, and arms no more timers.
+  watches_left_ = -1;
+  add_watch_at_.clear();
+  Advance(ChangeFeed::kMaxRetryMs);
+  EXPECT_EQ(add_watch_at_.size(), 3u);
+  EXPECT_EQ(feed_->unwatched(), 0u);
+  EXPECT_TRUE(feed_->problems().empty());
+  Advance(kSettleMs);
+  std::sort(scans_.begin(), scans_.end());
+  EXPECT_EQ(scans_, (std::vector<Scan>{{one, true}, {two, true}}));
+  EXPECT_EQ(loop_.pending_timers(), 0u);
+
+  // And they are watched: an edit in one makes its own scan.
+  scans_.clear();
+  Write(one + "/x.conf", "x\n");
+  feed_->Drain();
+  Advance(kSettleMs);
+  EXPECT_EQ(scans_, (std::vector<Scan>{{one + "/x.conf", false}}));
+}
+
+TEST_F(ChangeFeedTest, ARetryThatWatchesSomeKeepsTheRestAndTheirLine) {
+  watches_left_ = 0;
+  const std::string one = MakeSubdirs({"one", "two"})[0];
+  watches_left_ = 1;
+  Advance(ChangeFeed::kFirstRetryMs);
+  EXPECT_EQ(feed_->unwatched(), 1u);
+  EXPECT_NE(OnlyProblem().find("1 directory under /etc/app.d/two is not watched"),
+            std::string::npos);
+  Advance(kSettleMs);
+  EXPECT_EQ(scans_, (std::vector<Scan>{{one, true}}));
+}
+
+TEST_F(ChangeFeedTest, RetryNowTriesAtOnceAndStartsTheBackoffOver) {
+  watches_left_ = 0;
+  MakeSubdirs({"one"});
+  Advance(ChangeFeed::kFirstRetryMs + 10000);  // two tries: the next waits 20 s
+  add_watch_at_.clear();
+  const int64_t start = clock_.MonoMs();
+  feed_->RetryNow();  // SIGHUP, limit not raised yet
+  Advance(ChangeFeed::kFirstRetryMs);
+  std::vector<int64_t> tried;
+  for (int64_t at : add_watch_at_) tried.push_back(at - start);
+  EXPECT_EQ(tried, (std::vector<int64_t>{0, ChangeFeed::kFirstRetryMs}));
+
+  watches_left_ = -1;
+  feed_->RetryNow();  // SIGHUP after the limit was raised: no waiting
+  EXPECT_EQ(feed_->unwatched(), 0u);
+  EXPECT_TRUE(feed_->problems().empty());
+  Advance(kSettleMs);
+  EXPECT_EQ(scans_, (std::vector<Scan>{{std::string(kTree) + "/one", true}}));
+  EXPECT_EQ(loop_.pending_timers(), 0u);
+}
+
+TEST_F(ChangeFeedTest, OutOfInstancesStartsDegradedAndRecovers) {
+  feed_.reset();
+  instances_left_ = 0;
+  MakeFeed();
+  ASSERT_TRUE(feed_->Init().ok());  // not fatal
+  for (const SyncEntry& entry : config_.sync) ASSERT_TRUE(feed_->WatchEntry(entry).ok());
+  feed_->WatchTree(kTree);
+  const std::string line = OnlyProblem();
+  EXPECT_NE(line.find("2 directories under /etc are not watched"), std::string::npos) << line;
+  EXPECT_NE(line.find("out of inotify instances (fs.inotify.max_user_instances="),
+            std::string::npos)
+      << line;
+  EXPECT_NE(line.find("raise fs.inotify.max_user_instances (and fs.inotify.max_user_watches)"),
+            std::string::npos)
+      << line;
+
+  instances_left_ = -1;
+  Advance(ChangeFeed::kFirstRetryMs);
+  EXPECT_TRUE(feed_->problems().empty());
+  Advance(kSettleMs);
+  std::sort(scans_.begin(), scans_.end());
+  EXPECT_EQ(scans_, (std::vector<Scan>{{kFile, true}, {kTree, true}}));
+
+  scans_.clear();
+  Write(kFile, "v1\n");
+  feed_->Drain();
+  Advance(kSettleMs);
+  EXPECT_EQ(scans_, (std::vector<Scan>{{kFile, false}}));
+}
+
+TEST_F(ChangeFeedTest, AForgottenEntrysUnwatchedDirectoriesAreNotRetried) {
+  watches_left_ = 0;
+  MakeSubdirs({"one"});
+  feed_->ForgetEntry(kTree);
+  EXPECT_TRUE(feed_->problems().empty());
+  EXPECT_EQ(feed_->unwatched(), 0u);
+  add_watch_at_.clear();
+  Advance(ChangeFeed::kMaxRetryMs);
+  EXPECT_TRUE(add_watch_at_.empty());  // the armed try finds nothing left to try
+  EXPECT_EQ(loop_.pending_timers(), 0u);
 }
 
 }  // namespace

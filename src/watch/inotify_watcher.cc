@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 namespace syncr {
 namespace {
@@ -15,24 +16,33 @@ namespace {
 constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
                            IN_ATTRIB | IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 
+// A /proc/sys number, or -1 when it cannot be read.
+int64_t ReadSysctl(const std::string& path) {
+  std::ifstream in(path);
+  int64_t value = -1;
+  if (!(in >> value)) return -1;
+  return value;
+}
+
 }  // namespace
 
+InotifyWatcher::Calls InotifyWatcher::KernelCalls() {
+  return {
+      [](int flags) { return inotify_init1(flags); },
+      [](int fd, const char* path, uint32_t mask) { return inotify_add_watch(fd, path, mask); },
+  };
+}
+
 Status InotifyWatcher::Init() {
-  fd_.Reset(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  fd_.Reset(calls_.init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!fd_.valid()) return Status::Sys("inotify_init1", "", errno);
   return Status();
 }
 
 Status InotifyWatcher::WatchDirectory(const std::string& dir) {
-  int wd = inotify_add_watch(fd_.get(), dir.c_str(), kMask);
-  if (wd < 0) {
-    if (errno == ENOSPC) {
-      return Status::Error("out of inotify watches while watching " + dir +
-                           ": raise fs.inotify.max_user_watches (sysctl -w "
-                           "fs.inotify.max_user_watches=524288)");
-    }
-    return Status::Sys("inotify_add_watch", dir, errno);
-  }
+  if (!fd_.valid()) return Status::WithCode(Code::kUnavailable, "no inotify instance", dir);
+  int wd = calls_.add_watch(fd_.get(), dir.c_str(), kMask);
+  if (wd < 0) return Status::Sys("inotify_add_watch", dir, errno);
   by_wd_[wd] = dir;
   by_dir_[dir] = wd;
   return Status();
@@ -82,6 +92,20 @@ std::vector<InotifyWatcher::Event> InotifyWatcher::ReadEvents() {
     }
   }
   return out;
+}
+
+std::string DescribeLimit(InotifyLimit limit) {
+  const std::string kind = limit == InotifyLimit::kWatches ? "watches" : "instances";
+  const int64_t global = ReadSysctl("/proc/sys/fs/inotify/max_user_" + kind);
+  const int64_t own = ReadSysctl("/proc/sys/user/max_inotify_" + kind);
+  std::string text = "fs.inotify.max_user_" + kind + "=" +
+                     (global < 0 ? std::string("?") : std::to_string(global));
+  // In the initial namespace both name the same limit; in a container the
+  // namespace's own may be the lower one, and then it is the one to raise.
+  if (own >= 0 && global >= 0 && own < global) {
+    text += ", user.max_inotify_" + kind + "=" + std::to_string(own) + " in this user namespace";
+  }
+  return text;
 }
 
 }  // namespace syncr
