@@ -141,8 +141,12 @@ Result<std::optional<Change>> Node::ScanLocalWith(const std::string& path,
   // peer's real change to it (the peer that made the file re-created it,
   // or deleted it since). Without this, a relayed file arriving after its
   // directory's deletion made that directory a new one of ours, dated now.
-  const bool implied = implied_dirs_.erase(path) > 0 && obs->kind == wire::KIND_DIRECTORY;
-  v.set_baseline((baseline && !before) || (implied && !Exists(before)));
+  // After a restart the memory is gone, but the directory still holds what
+  // the apply wrote: a file recorded as a peer's.
+  const bool made_by_apply = implied_dirs_.erase(path) > 0;
+  const bool implied = obs->kind == wire::KIND_DIRECTORY && !Exists(before) &&
+                       (made_by_apply || HoldsPeerContent(path));
+  v.set_baseline((baseline && !before) || implied);
   v.set_conflict(stored && stored->conflict());
   if (v.conflict()) {
     v.set_lost_hash(stored->lost_hash());
@@ -461,6 +465,16 @@ Result<bool> Node::DeletedWithParent(const wire::Version& remote, const SyncEntr
     if (*stored && DeletedByLaterParent(**stored, remote)) return true;
     missing->push_back(dir);
   }
+}
+
+bool Node::HoldsPeerContent(const std::string& dir) {
+  auto listed = disk_.List(config_.DiskPath(dir));
+  if (!listed.ok()) return false;
+  for (const auto& [name, type] : *listed) {
+    Result<std::optional<wire::Version>> child = store_.FindFile(dir + "/" + name);
+    if (child.ok() && *child && Exists(&**child) && (*child)->origin() != this->name()) return true;
+  }
+  return false;
 }
 
 bool Node::StagedBelow(const std::vector<PendingApply>& pending, const wire::Update& update) {

@@ -138,6 +138,9 @@ class Node {
   /// (nearest first).
   Result<bool> DeletedWithParent(const wire::Version& remote, const SyncEntry* entry,
                                  std::vector<std::string>* missing);
+  /// True when directory `dir` holds a path whose stored version a peer made
+  /// (an apply wrote it): see implied_dirs_.
+  bool HoldsPeerContent(const std::string& dir);
   static bool StagedBelow(const std::vector<PendingApply>& pending, const wire::Update& update);
   Status Record(PendingApply& p, ApplyOutcome* out);
   WriteMeta MetaFor(const wire::Version& remote) const;

@@ -527,7 +527,9 @@ TEST_F(NodeTest, AFileItsOriginDeletedWithItsDirectoryIsNotWrittenBack) {
 
   // The directory those writes made is what we found, not an edit of ours:
   // a baseline, which b's own later version of it (here: a deletion) takes
-  // over without a conflict.
+  // over without a conflict. So it is after a restart (a new Node), which
+  // finds it holding files recorded as peers'.
+  a_->node = std::make_unique<Node>(a_->config, a_->disk, *a_->store, *a_->backups);
   scan = a_->node->ScanLocal("/etc/conf.d/sub");
   ASSERT_TRUE(scan.ok()) << scan.status().ToString();
   ASSERT_TRUE(scan->has_value());
