@@ -1,6 +1,7 @@
 #include "cli/commands.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -140,6 +141,22 @@ int CmdCheck(const std::string& config_flag) {
   std::optional<Config> config = Load(config_flag, &code);
   if (!config) return code;
   std::printf("%s\n", Summarize(*config).c_str());
+  // beside = true on a directory: a FILE.1 ... FILE.N beside each of its
+  // files, and names like libfoo.so.6 left out. Legal, but rarely meant.
+  for (const SyncEntry& entry : config->sync) {
+    struct stat st {};
+    if (!entry.beside || lstat(config->DiskPath(entry.path).c_str(), &st) != 0 ||
+        !S_ISDIR(st.st_mode)) {
+      continue;
+    }
+    std::fprintf(stderr,
+                 "warning: %s:%d: [[sync]] %s is a directory with beside = true: up to %d "
+                 "copies (FILE.1 ...) are kept next to each of its files, and its files named "
+                 "like them (ending in .<digits>, such as libfoo.so.6) are not synced; set "
+                 "beside = false on it to keep its backups under %s\n",
+                 config->source.c_str(), entry.line, Printable(entry.path).c_str(),
+                 config->backup.generations, config->node.state_dir.c_str());
+  }
   return 0;
 }
 

@@ -456,12 +456,14 @@ std::string Importer::Emit(const std::vector<std::pair<std::string, std::string>
   out += "\n[backup]\n";
   AddComment(&out, {
                        "The legacy script kept 6 numbered copies beside each file (FILE.1 the",
-                       "newest ... FILE.6); this keeps the same copies in the same place, so",
-                       "scripts and habits that look for them still work. With beside = false",
-                       "(the default) they are kept under state_dir (/var/lib/syncr) instead,",
-                       "out of /etc; `syncr history` and `syncr restore` work either way.",
+                       "newest ... FILE.6). Each imported entry below keeps the same copies",
+                       "in the same place (beside = true), so scripts and habits that look for",
+                       "them still work; an entry you add later keeps its copies under",
+                       "state_dir (/var/lib/syncr) instead, out of its directory, unless you",
+                       "set beside = true on it. `syncr history` and `syncr restore` work",
+                       "either way.",
                    });
-  out += "generations = " + std::to_string(kLegacyGenerations) + "\nbeside = true\n";
+  out += "generations = " + std::to_string(kLegacyGenerations) + "\n";
 
   out += '\n';
   if (entries_.empty()) {
@@ -484,7 +486,7 @@ std::string Importer::Emit(const std::vector<std::pair<std::string, std::string>
       if (e.ini_line != 0) from += ", commands from " + CommentSafe(At(ini_name_, e.ini_line));
       AddComment(&out, {from});
     }
-    out += "[[sync]]\npath = " + TomlQuote(e.path) + "\n";
+    out += "[[sync]]\npath = " + TomlQuote(e.path) + "\nbeside = true\n";
     if (e.actions.empty()) continue;
     out += "actions = [\n";
     for (const std::string& action : e.actions) out += "  " + TomlQuote(action) + ",\n";

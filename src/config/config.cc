@@ -150,6 +150,7 @@ class ConfigParser {
   void ParseLimits(const toml::table& doc, LimitsConfig* limits);
   void ParseSyncs(const toml::table& doc, std::vector<SyncEntry>* entries);
   void ParseSync(const toml::table& t, SyncEntry* entry);
+  bool default_beside_ = false;  ///< [backup] beside: each entry's default
   void CheckExcludes(const toml::table& t, const std::vector<std::string>& globs);
   void CheckActions(const toml::table& t, const std::vector<std::string>& actions);
 
@@ -301,6 +302,7 @@ Config ConfigParser::Parse(const toml::table& doc) {
   ParseNode(doc, &config.node);
   ParsePeers(doc, &config.peers);
   ParseBackup(doc, &config.backup);
+  default_beside_ = config.backup.beside;
   ParseLimits(doc, &config.limits);
   if (const toml::table* t = Table(doc, "metadata")) {
     CheckKeys(*t, "[metadata]", {"acls", "xattrs"});
@@ -449,7 +451,7 @@ void ConfigParser::ParseSyncs(const toml::table& doc, std::vector<SyncEntry>* en
 
 void ConfigParser::ParseSync(const toml::table& t, SyncEntry* entry) {
   constexpr std::string_view kSection = "[[sync]]";
-  CheckKeys(t, kSection, {"path", "exclude", "actions", "timeout", "stop_on_error"});
+  CheckKeys(t, kSection, {"path", "exclude", "actions", "timeout", "stop_on_error", "beside"});
   bool path_ok = false;
   if (!t.contains("path")) {
     Fail(entry->line, "[[sync]] needs a path");
@@ -473,6 +475,8 @@ void ConfigParser::ParseSync(const toml::table& t, SyncEntry* entry) {
     entry->timeout_s = static_cast<int>(timeout);
   }
   GetBool(t, "stop_on_error", kSection, &entry->stop_on_error);
+  entry->beside = default_beside_;
+  GetBool(t, "beside", kSection, &entry->beside);
 }
 
 void ConfigParser::CheckExcludes(const toml::table& t, const std::vector<std::string>& globs) {
@@ -746,8 +750,17 @@ std::string Summarize(const Config& config) {
     }
     text += "\n";
   }
+  std::string beside;
+  size_t n_beside = 0;
+  for (const SyncEntry& e : config.sync) {
+    if (e.beside) beside += (n_beside++ ? ", " : "") + e.path;
+  }
   text += "backups: " + Plural(config.backup.generations, "generation", "generations") +
-          (config.backup.beside ? " beside each file\n" : " in " + node.state_dir + "\n");
+          (n_beside == 0 ? " in " + node.state_dir
+           : n_beside == config.sync.size()
+               ? " beside each file"
+               : " in " + node.state_dir + ", beside each file of " + beside) +
+          "\n";
   return text;
 }
 

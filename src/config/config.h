@@ -53,6 +53,9 @@ struct SyncEntry {
   std::vector<std::string> actions;  ///< run in order with /bin/sh -c after a change
   int timeout_s = 60;                ///< per command
   bool stop_on_error = false;
+  /// Backups as FILE.1 ... FILE.N next to each file (the legacy layout), and
+  /// names ending in .<digits> are not synced here; default: [backup] beside.
+  bool beside = false;
   int line = 0;
 };
 

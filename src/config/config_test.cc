@@ -135,6 +135,23 @@ TEST(ConfigParse, Defaults) {
   EXPECT_TRUE(c.sync.empty());
 }
 
+// Issue 11: beside is scoped per entry; [backup] beside is only the default.
+TEST(ConfigParse, BesideIsPerEntryWithBackupBesideAsTheDefault) {
+  Result<Config> plain = ParseConfig(Doc({NODE_A, "[[sync]]", "path = \"/etc/hosts\"",
+                                          "beside = true", "[[sync]]", "path = \"/srv/www\""}),
+                                     "syncr.toml");
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_TRUE(plain->sync[0].beside);
+  EXPECT_FALSE(plain->sync[1].beside);
+  Result<Config> legacy =
+      ParseConfig(Doc({NODE_A, "[backup]", "beside = true", "[[sync]]", "path = \"/etc/hosts\"",
+                       "[[sync]]", "path = \"/srv/www\"", "beside = false"}),
+                  "syncr.toml");
+  ASSERT_TRUE(legacy.ok()) << legacy.status().ToString();
+  EXPECT_TRUE(legacy->sync[0].beside);
+  EXPECT_FALSE(legacy->sync[1].beside);
+}
+
 TEST(ConfigParse, NodeNameDefaultsToHostNameInNodeTable) {
   Result<Config> result = ParseConfig(Doc({"[node]", "root = \"/\""}), "syncr.toml");
   ASSERT_TRUE(result.ok()) << result.status().ToString();

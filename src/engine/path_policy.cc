@@ -49,6 +49,24 @@ std::string Printable(std::string_view s) {
   return out;
 }
 
+bool IsBesideBackupName(const Config& config, const std::string& path) {
+  const SyncEntry* entry = config.FindEntry(path);
+  if (!entry || !entry->beside || path == entry->path) return false;
+  // FILE.1 ... FILE.N are the legacy-layout backups, not synced files.
+  const std::string name = path.substr(path.find_last_of('/') + 1);
+  const size_t dot = name.find_last_of('.');
+  return dot != std::string::npos && dot + 1 < name.size() &&
+         name.find_first_not_of("0123456789", dot + 1) == std::string::npos;
+}
+
+std::string BesideSkipNote(const Config& config, const std::string& path) {
+  const SyncEntry* entry = config.FindEntry(path);
+  return "not synced: " + Printable(path) + " is named like a backup (FILE.N) and " +
+         (entry ? entry->path : std::string("its entry")) +
+         " keeps its backups beside its files (beside = true); set beside = false for it to "
+         "sync such names";
+}
+
 bool IsNotSynced(const Config& config, const std::string& path) {
   const SyncEntry* entry = config.FindEntry(path);
   if (!entry) return true;
@@ -56,14 +74,7 @@ bool IsNotSynced(const Config& config, const std::string& path) {
   const size_t slash = path.find_last_of('/');
   const std::string name = path.substr(slash + 1);
   if (IsSyncrTempName(name)) return true;
-  if (config.backup.beside) {
-    // FILE.1 ... FILE.N are the legacy-layout backups, not synced files.
-    const size_t dot = name.find_last_of('.');
-    if (dot != std::string::npos && dot + 1 < name.size() &&
-        name.find_first_not_of("0123456789", dot + 1) == std::string::npos) {
-      return true;
-    }
-  }
+  if (IsBesideBackupName(config, path)) return true;
   if (!IsCleanPath(path)) return true;
   return IsExcludedPath(entry->exclude, path.substr(entry->path.size() + 1));
 }

@@ -24,9 +24,17 @@ bool IsExcludedPath(const std::vector<std::string>& globs, const std::string& re
 
 /// True if this node does not sync `path`: outside every entry, excluded
 /// (itself or a directory above it), Syncr's own temp file, a legacy
-/// FILE.N backup when [backup] beside is on, or a name with a control
-/// character. The local watcher and the receiver ask the same question.
+/// FILE.N backup when its entry keeps backups beside its files, or a name
+/// with a control character. The local watcher and the receiver ask the
+/// same question.
 bool IsNotSynced(const Config& config, const std::string& path);
+
+/// True if `path` is left out because its entry has beside = true and its
+/// name ends in .<digits> (FILE.N, but also libfoo.so.6).
+bool IsBesideBackupName(const Config& config, const std::string& path);
+
+/// The log line for such a path: what, why, and how to sync it.
+std::string BesideSkipNote(const Config& config, const std::string& path);
 
 /// `s` with control characters and backslashes escaped (\n, \x1b), cut to
 /// 300 bytes: safe to put in a log line whatever a peer sent.

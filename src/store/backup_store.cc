@@ -55,12 +55,17 @@ Status BackupStore::RotateBeside(const std::string& path, std::string_view conte
   return disk_.ReplaceFile(BesidePath(path, 1), content, meta);
 }
 
+bool BackupStore::Beside(const std::string& path) const {
+  const SyncEntry* entry = config_.FindEntry(path);
+  return entry ? entry->beside : config_.backup.beside;
+}
+
 Status BackupStore::Record(const wire::Version& version, std::string_view content, bool conflict) {
   const std::string& path = version.path();
   const std::string hash = Sha256(content);
   if (!conflict && store_.NewestGeneration(path).first == hash) return Status();
 
-  if (config_.backup.beside) {
+  if (Beside(path)) {
     if (Status s = RotateBeside(path, content, version); !s.ok()) return s;
   } else if (content.size() <= kInlineMaxBytes) {
     if (Status s = store_.PutObject(hash, content); !s.ok()) return s;
@@ -95,7 +100,7 @@ Status BackupStore::Record(const wire::Version& version, std::string_view conten
   Result<std::vector<std::string>> unreferenced =
       store_.PruneGenerations(path, config_.backup.generations);
   if (!unreferenced.ok()) return unreferenced.status();
-  if (!config_.backup.beside) {
+  if (!Beside(path)) {
     for (const std::string& h : *unreferenced) {
       if (Status s = store_.DeleteObject(h); !s.ok()) return s;
       // Nothing references it any more: a file left behind costs only space.
@@ -126,15 +131,14 @@ Result<std::string> BackupStore::Content(const std::string& path, int n) {
                                 std::to_string(gens.size()) + " kept)",
                             path);
   }
-  if (!config_.backup.beside) {
+  if (!Beside(path)) {
     Result<std::optional<std::string>> inline_content = store_.GetObject(gens[n - 1].hash);
     if (!inline_content.ok()) return inline_content.status();
     if (*inline_content && Sha256(**inline_content) == gens[n - 1].hash) {
       return std::move(**inline_content);
     }
   }
-  const std::string file =
-      config_.backup.beside ? BesidePath(path, n) : ObjectPath(gens[n - 1].hash);
+  const std::string file = Beside(path) ? BesidePath(path, n) : ObjectPath(gens[n - 1].hash);
   Result<Snapshot> snap = disk_.Observe(file, config_.limits.max_file_bytes);
   if (!snap.ok()) return snap.status();
   if (snap->info.type != FileType::kFile) {

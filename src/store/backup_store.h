@@ -39,6 +39,8 @@ class BackupStore {
   std::string ObjectPath(const std::string& raw_hash) const;
   Status MakeObjectDirectory(const std::string& object);
   std::string BesidePath(const std::string& path, int n) const;
+  /// Whether `path`'s entry keeps its backups beside its files.
+  bool Beside(const std::string& path) const;
   Status RotateBeside(const std::string& path, std::string_view content,
                       const wire::Version& version);
 

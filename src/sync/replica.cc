@@ -201,7 +201,12 @@ void Replica::ScanTreeInto(const std::string& path, std::set<std::string>* seen)
       disk_->Remove(config_.DiskPath(child));
       continue;
     }
-    if (IsNotSynced(config_, child)) continue;
+    if (IsNotSynced(config_, child)) {
+      if (IsBesideBackupName(config_, child) && beside_noted_.insert(child).second) {
+        journal_.Note(child, spdlog::level::info, BesideSkipNote(config_, child));
+      }
+      continue;
+    }
     if (type == FileType::kOther) {
       if (seen->insert(child).second) {
         spdlog::info("skipping {}: devices, fifos and sockets are not synced", child);

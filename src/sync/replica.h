@@ -103,6 +103,7 @@ class Replica {
   bool baseline_scan_ = false;  ///< scanning an entry watched for the first time
   size_t baseline_paths_ = 0;
   std::map<std::string, std::string> failures_;
+  std::set<std::string> beside_noted_;  ///< FILE.N-like names already logged
 };
 
 }  // namespace syncr

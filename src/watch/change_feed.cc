@@ -313,7 +313,13 @@ std::string ChangeFeed::PathFor(const Target& target, const std::string& name) c
   }
   if (target.tree.empty()) return "";
   std::string path = target.tree + "/" + name;
-  return IsNotSynced(config_, path) ? "" : path;
+  if (!IsNotSynced(config_, path)) return path;
+  // Left out by a config choice the admin may not know the reach of: said
+  // once (issue 11: it used to leave no trace).
+  if (IsBesideBackupName(config_, path) && beside_noted_.insert(path).second) {
+    listener_.note(path, spdlog::level::info, BesideSkipNote(config_, path));
+  }
+  return "";
 }
 
 // How long to wait before looking at a path after event `e`. A save ends with

@@ -145,6 +145,7 @@ class ChangeFeed {
   std::map<std::string, InotifyLimit> unwatched_;
   EventLoop::TimerId retry_timer_ = 0;
   int64_t retry_delay_ms_ = kFirstRetryMs;
+  mutable std::set<std::string> beside_noted_;  ///< FILE.N-like names already logged
 };
 
 }  // namespace syncr

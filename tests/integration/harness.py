@@ -447,7 +447,7 @@ class Cluster:
             lines.append(self.backup_extra.rstrip("\n"))
         for e in self.sync:
             lines += ["", "[[sync]]"]
-            for k in ("path", "exclude", "actions", "timeout", "stop_on_error"):
+            for k in ("path", "exclude", "actions", "timeout", "stop_on_error", "beside"):
                 if k in e:
                     v = e[k]
                     if isinstance(v, str):

@@ -158,6 +158,39 @@ class HistoryTest(ClusterTestCase):
         self.assertNotEqual(r.returncode, 0, "restore of an unsynced path succeeded")
         self.assertFalse(os.path.exists(c.disk("a", "/etc/not-synced.conf")))
 
+    def test_beside_is_per_entry_and_what_it_leaves_out_is_said(self):
+        """Issue 11: beside = true left out names like libfoo.so.6 without a
+        trace, and (set node-wide by import-legacy) reached entries added
+        later. Now it is per entry, `syncr check` warns when it is on for a
+        directory, and each name it leaves out is logged once."""
+        lib, www = "/srv/lib", "/srv/www"
+        c = self.cluster(sync=[{"path": P, "beside": True}, {"path": lib, "beside": True},
+                               {"path": www}])
+        for n in ("a", "b"):
+            for d in (lib, www):
+                os.makedirs(c.disk(n, d), exist_ok=True)
+        r = c.cli("a", "check")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        err = r.stderr.decode()
+        self.assertIn(f"[[sync]] {lib} is a directory with beside = true", err)
+        self.assertIn("libfoo.so.6", err)
+        self.assertNotIn(f"[[sync]] {www} ", err)
+        self.assertNotIn(f"[[sync]] {P} ", err)  # a file entry: beside is what it means
+        c.start_all()
+        c.wait_connected()
+        c.write("a", lib + "/libfoo.so.6", b"ELF?\n")
+        c.write("a", www + "/app.so.6", b"also ELF\n")
+        c.wait_content("b", www + "/app.so.6", b"also ELF\n")  # not beside there: synced
+        c.wait_until(lambda: any(f"not synced: {lib}/libfoo.so.6 is named like a backup" in line
+                                 for line in open(c.node("a").log, errors="replace")),
+                     what="a's log to say why libfoo.so.6 is not synced")
+        self.assertIsNone(c.stat("b", lib + "/libfoo.so.6"))
+        c.write("a", P, b"x\n")  # the file entry still keeps FILE.1 beside it
+        c.wait_content("b", P, b"x\n")
+        c.wait_until(lambda: os.path.exists(c.disk("a", P) + ".1"), what=f"{P}.1 beside it")
+        self.assertFalse(os.path.exists(c.disk("a", www + "/app.so.6") + ".1"),
+                         "an entry without beside got a backup beside its file")
+
     def test_beside(self):
         # [backup] beside = true: FILE.1 ... FILE.N next to the file, as the
         # legacy script kept them (generation 1 = current content)
