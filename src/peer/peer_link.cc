@@ -357,11 +357,12 @@ void PeerLink::OnApplyFailed(const wire::Ack& ack) {
   ++failure.attempts;
   const int64_t now = loop_.clock().MonoMs();
   const bool changed = failure.attempts == 1 || failure.error != error;
+  const bool due = now - failure.logged_ms >= kStillFailingLogMs;
   if (changed) {
     journal_.Note(ack.path(), spdlog::level::warn,
                   peer_.name + " could not apply " + Printable(ack.path()) + ": " + error +
                       "; retrying with a backoff of up to " + Seconds(kRetryFailedMaxMs));
-  } else if (now - failure.logged_ms >= kStillFailingLogMs) {
+  } else if (due) {
     journal_.Note(ack.path(), spdlog::level::warn,
                   peer_.name + " still cannot apply " + Printable(ack.path()) + " after " +
                       std::to_string(failure.attempts) + " attempts: " + error + " (retrying)");
@@ -369,7 +370,7 @@ void PeerLink::OnApplyFailed(const wire::Ack& ack) {
     spdlog::debug("{} could not apply {} again (attempt {})", peer_.name, Printable(ack.path()),
                   failure.attempts);
   }
-  if (changed || now - failure.logged_ms >= kStillFailingLogMs) failure.logged_ms = now;
+  if (changed || due) failure.logged_ms = now;
   failure.error = error;
   RetryLater(ack.path());
 }
