@@ -317,8 +317,11 @@ class PosixDiskImpl final : public Disk {
         Result<Parent> p = OpenParent(path, false);
         if (!p.ok()) return p.status();
         Fd fd(openat(p->dir, p->name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-        if (fd.get() < 0) return Status::Sys("open", path, errno);
-        if (fsync(fd.get()) != 0) return Status::Sys("fsync", path, errno);
+        // The directory, not the staged file's random name: see WriteTemp.
+        if (fd.get() < 0) return Status::Sys("open a file staged in", DirName(path), errno);
+        if (fsync(fd.get()) != 0) {
+          return Status::Sys("fsync a file staged in", DirName(path), errno);
+        }
       }
       return Status();
     }
