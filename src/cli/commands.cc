@@ -120,6 +120,8 @@ void PrintStatus(const wire::StatusReply& s) {
     std::printf("%-32s %-14s %-13s %-22s %s\n", p.path().c_str(),
                 ToString(p.version().vv()).c_str(), ShortHash(p.version().hash()).c_str(),
                 state.c_str(), action.c_str());
+    // Why it is not in sync, under its row: "b: could not apply it: ..."
+    for (const std::string& why : p.problems()) std::printf("    %s\n", why.c_str());
   }
 }
 

@@ -317,8 +317,11 @@ class PosixDiskImpl final : public Disk {
         Result<Parent> p = OpenParent(path, false);
         if (!p.ok()) return p.status();
         Fd fd(openat(p->dir, p->name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-        if (fd.get() < 0) return Status::Sys("open", path, errno);
-        if (fsync(fd.get()) != 0) return Status::Sys("fsync", path, errno);
+        // The directory, not the staged file's random name: see WriteTemp.
+        if (fd.get() < 0) return Status::Sys("open a file staged in", DirName(path), errno);
+        if (fsync(fd.get()) != 0) {
+          return Status::Sys("fsync a file staged in", DirName(path), errno);
+        }
       }
       return Status();
     }
@@ -398,7 +401,7 @@ class PosixDiskImpl final : public Disk {
     const int dir = p->dir;
     const std::string temp = TempNameFor(p->name);
     if (symlinkat(target.c_str(), dir, temp.c_str()) != 0) {
-      return Status::Sys("symlink", p->dir_path + "/" + temp, errno);
+      return Status::Sys("create a temp symlink for", path, errno);  // see WriteTemp
     }
     Status s;
     if ((meta.uid || meta.gid) && fchownat(dir, temp.c_str(), meta.uid.value_or(-1),
@@ -639,12 +642,19 @@ class PosixDiskImpl final : public Disk {
     return Status();
   }
 
+  static std::string TargetOf(const Parent& p) {
+    return p.dir_path == "/" ? "/" + p.name : p.dir_path + "/" + p.name;
+  }
+
   Result<std::string> WriteTemp(const Parent& p, std::string_view content, const WriteMeta& meta,
                                 Xattrs* xattrs_after = nullptr) {
     const std::string temp = TempNameFor(p.name);
-    const std::string shown = p.dir_path + "/" + temp;
+    // Errors name the target, not the temp file's random name: the temp is
+    // gone once we return, and the same failure retried must read the same
+    // (the sender and we log a failure again only when its words change).
+    const std::string shown = TargetOf(p);
     Fd fd(openat(p.dir, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (fd.get() < 0) return Status::Sys("create", shown, errno);
+    if (fd.get() < 0) return Status::Sys("create a temp file for", shown, errno);
     Status s = WriteAll(fd.get(), content, shown);
     if (s.ok()) s = ApplyMeta(fd.get(), meta, shown);
     if (s.ok() && xattrs_after) {
@@ -673,8 +683,7 @@ class PosixDiskImpl final : public Disk {
       }
     }
     if (renameat(p.dir, temp.c_str(), p.dir, p.name.c_str()) != 0) {
-      return Status::Sys("rename " + p.dir_path + "/" + temp + " ->", p.dir_path + "/" + p.name,
-                         errno);
+      return Status::Sys("rename a temp file over", TargetOf(p), errno);  // see WriteTemp
     }
     return Status();
   }

@@ -24,6 +24,13 @@ constexpr uint64_t kMaxBatchBytes = 64ull << 20;
 constexpr int64_t kBatchGatherMs = 3;
 constexpr size_t kMaxQueuedReplyBytes = 16u << 20;  // acks a peer leaves unread
 
+// What the sender shows in its status and log: the error, and for one it
+// retries (disk full, read-only) the remedy, since the fix is made here.
+std::string AckError(const Replica::Outcome& outcome) {
+  const std::string_view remedy = outcome.refused ? "" : Remedy(outcome.status.code());
+  return outcome.status.ToString() + (remedy.empty() ? "" : " (" + std::string(remedy) + ")");
+}
+
 }  // namespace
 
 Inbound::Inbound(EventLoop& loop, const Config& config, StateStore& store, Replica& replica,
@@ -223,7 +230,7 @@ void Inbound::ApplyPending(Session& session) {
     wire::Ack* ack = reply.mutable_ack();
     ack->set_path(outcome.path);
     ack->set_ok(outcome.status.ok());
-    if (!outcome.status.ok()) ack->set_error(outcome.status.ToString());
+    if (!outcome.status.ok()) ack->set_error(AckError(outcome));
     ack->set_refused(outcome.refused);
     if (outcome.status.ok()) *ack->mutable_vv() = outcome.now_have;
     session.channel->Send(reply);

@@ -152,6 +152,7 @@ void PeerLink::Down(std::string why) {
     *t = 0;
   }
   retry_.clear();
+  retry_delay_ms_ = kRetryFailedMs;  // the next channel tries failed paths afresh
   outbox_.Clear();
   summary_.clear();
   // A Have is never acknowledged: what went out on this channel may have
@@ -331,10 +332,12 @@ void PeerLink::OnAck(const wire::Ack& ack) {
   if (ack.ok()) {
     store_.PutPeerHas(peer_.name, ack.path(), ack.vv());
     outbox_.Accepted(ack.path());
+    OnApplied(ack.path());
     spdlog::debug("{} acknowledged {} {}", peer_.name, ack.path(), ToString(ack.vv()));
   } else if (ack.refused()) {
     // The peer's config does not sync it: retrying cannot help, and an
     // idle node must stay idle. Status shows it until the configs agree.
+    failed_.erase(ack.path());  // shown as refused instead
     if (!outbox_.WasRefused(ack.path())) {
       journal_.Note(ack.path(), spdlog::level::warn,
                     peer_.name + " refused " + Printable(ack.path()) + ": " +
@@ -344,24 +347,70 @@ void PeerLink::OnAck(const wire::Ack& ack) {
     outbox_.Refuse(ack.path(), v ? v->vv() : wire::VersionVector(),
                    "refused: " + Printable(ack.error()));
   } else {
-    journal_.Note(ack.path(), spdlog::level::warn,
-                  peer_.name + " could not apply " + Printable(ack.path()) + ": " +
-                      Printable(ack.error()) + " (retrying)");
-    RetryLater(ack.path());
+    OnApplyFailed(ack);
   }
 }
 
-// Paths the peer failed to apply go again after kRetryFailedMs, together.
+// The peer could not write the path (disk full, read-only, permission): it
+// is kept for status and retried. A full disk stays full for a while, so
+// the log says it once, again when the peer's error changes, and every
+// kStillFailingLogMs while it lasts; not at every retry.
+void PeerLink::OnApplyFailed(const wire::Ack& ack) {
+  const std::string error = Printable(ack.error());
+  ApplyFailure& failure = failed_[ack.path()];
+  ++failure.attempts;
+  const int64_t now = loop_.clock().MonoMs();
+  const bool changed = failure.attempts == 1 || failure.error != error;
+  const bool due = now - failure.logged_ms >= kStillFailingLogMs;
+  if (changed) {
+    journal_.Note(ack.path(), spdlog::level::warn,
+                  peer_.name + " could not apply " + Printable(ack.path()) + ": " + error +
+                      "; retrying with a backoff of up to " + Seconds(kRetryFailedMaxMs));
+  } else if (due) {
+    journal_.Note(ack.path(), spdlog::level::warn,
+                  peer_.name + " still cannot apply " + Printable(ack.path()) + " after " +
+                      std::to_string(failure.attempts) + " attempts: " + error + " (retrying)");
+  } else {
+    spdlog::debug("{} could not apply {} again (attempt {})", peer_.name, Printable(ack.path()),
+                  failure.attempts);
+  }
+  if (changed || due) failure.logged_ms = now;
+  failure.error = error;
+  RetryLater(ack.path());
+}
+
+// The peer applied a path it had failed on: what stopped it (a full disk, a
+// read-only mount) is likely gone, so the other failed paths go now and the
+// backoff starts again from its first step.
+void PeerLink::OnApplied(const std::string& path) {
+  auto it = failed_.find(path);
+  if (it == failed_.end()) return;
+  journal_.Note(path, spdlog::level::info,
+                peer_.name + " applied " + Printable(path) + " after " +
+                    std::to_string(it->second.attempts) + " failed attempts");
+  failed_.erase(it);
+  retry_delay_ms_ = kRetryFailedMs;
+  if (!retry_timer_) return;
+  loop_.Cancel(retry_timer_);
+  retry_timer_ = 0;
+  for (const std::string& p : retry_) Queue(p);  // OnReadable pumps after the acks
+  retry_.clear();
+}
+
+// Paths the peer failed to apply go again together, after a wait that
+// doubles with each round up to kRetryFailedMaxMs (reset by a path that
+// applies, or a new channel).
 void PeerLink::RetryLater(const std::string& path) {
   retry_.insert(path);
   if (retry_timer_) return;
-  retry_timer_ = loop_.After(kRetryFailedMs, [this] {
+  retry_timer_ = loop_.After(retry_delay_ms_, [this] {
     retry_timer_ = 0;
     std::set<std::string> paths = std::move(retry_);
     retry_.clear();
     for (const std::string& p : paths) Queue(p);
     Pump();
   });
+  retry_delay_ms_ = std::min(retry_delay_ms_ * 2, kRetryFailedMaxMs);
 }
 
 void PeerLink::Enqueue(const std::string& path) {
@@ -382,7 +431,10 @@ void PeerLink::Pump() {
     std::optional<wire::Version> v = store_.GetFile(*path);
     if (!v || v->kind() == wire::KIND_NONE) continue;
     std::optional<wire::VersionVector> has = store_.GetPeerHas(peer_.name, *path);
-    if (!PeerLacks(*v, has ? &*has : nullptr)) continue;
+    if (!PeerLacks(*v, has ? &*has : nullptr)) {
+      failed_.erase(*path);  // it holds it now (a Have, a summary): nothing fails
+      continue;
+    }
     if (outbox_.Refused(*path, v->vv())) continue;
     const uint64_t size = v->meta().size();
     if (peer_max_file_bytes_ > 0 && v->kind() == wire::KIND_FILE && size > peer_max_file_bytes_) {
@@ -456,6 +508,7 @@ PeerSnapshot PeerLink::Snapshot() const {
   s.last_error = last_error_;
   s.transport = peer_.exec.empty() ? "ssh " + peer_.ssh : "exec " + peer_.exec;
   s.refused = outbox_.refusals();
+  for (const auto& [path, failure] : failed_) s.failed[path] = failure.error;
   s.clock_skew_ms = clock_skew_ms_;
   s.actions = action_reports_;
   return s;

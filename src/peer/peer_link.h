@@ -11,12 +11,17 @@
 // arms (redial, handshake, keepalive, retry), and cancels them all in its
 // destructor. A peer that sends nothing for kSilenceMs while the link is
 // not down (it is pinged every kKeepaliveMs) is "not answering": the link
-// goes down and redials. Not thread-safe.
+// goes down and redials. A path the peer could not apply (disk full,
+// read-only) is kept with the peer's error for status and sent again with
+// its own backoff (kRetryFailedMs doubling to kRetryFailedMaxMs); it is
+// logged when it first fails and when its error changes, not at every
+// retry. Not thread-safe.
 #pragma once
 
 #include <sys/types.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -40,6 +45,10 @@ class PeerLink {
   static constexpr int64_t kKeepaliveMs = 3000;
   static constexpr int64_t kSilenceMs = 10000;
   static constexpr int64_t kRetryFailedMs = 1000;
+  static constexpr int64_t kRetryFailedMaxMs = 60000;
+  /// A path that keeps failing with the same error is logged again this
+  /// often, so the log still says it fails without a line per retry.
+  static constexpr int64_t kStillFailingLogMs = 10 * 60 * 1000;
 
   struct Hooks {
     /// True while a scan is recording versions: sending waits for its commit.
@@ -109,6 +118,8 @@ class PeerLink {
   void Flush();
   void Keepalive();
   void RetryLater(const std::string& path);
+  void OnApplyFailed(const wire::Ack& ack);
+  void OnApplied(const std::string& path);
 
   EventLoop& loop_;
   const Config& config_;
@@ -126,7 +137,17 @@ class PeerLink {
   EventLoop::TimerId handshake_timer_ = 0;
   EventLoop::TimerId keepalive_timer_ = 0;
   EventLoop::TimerId retry_timer_ = 0;
-  std::set<std::string> retry_;       ///< paths the peer failed to apply: sent again
+  std::set<std::string> retry_;              ///< paths the peer failed to apply: sent again
+  int64_t retry_delay_ms_ = kRetryFailedMs;  ///< the next retry's wait (backoff)
+  /// A path the peer reported it could not apply, and how often in a row.
+  struct ApplyFailure {
+    std::string error;      ///< the peer's words (Ack.error), printable
+    uint64_t attempts = 0;  ///< failed acks since it last applied
+    int64_t logged_ms = 0;  ///< when the failure was last logged
+  };
+  /// Kept until the peer applies the path (or holds it, or refuses it): it
+  /// outlives the channel, being the last the peer said about the path.
+  std::map<std::string, ApplyFailure> failed_;
   int64_t since_ns_ = 0;              ///< up since, or down since
   int64_t last_heard_ms_ = 0;         ///< when the peer last sent anything
   uint64_t ping_nonce_ = 0;           ///< of the last Ping sent

@@ -9,8 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -194,6 +196,50 @@ class PeerLinkTest : public testing::Test {
     summary.mutable_summary()->set_complete(true);
     SendToLink(summary);
     ASSERT_EQ(link_->state(), PeerLink::State::kUp);
+  }
+
+  /// Stores a version of `path` (a directory: no content to read) and
+  /// queues it for the peer.
+  void Offer(const std::string& path, const wire::VersionVector& vv) {
+    wire::Version v;
+    v.set_path(path);
+    v.set_kind(wire::KIND_DIRECTORY);
+    *v.mutable_vv() = vv;
+    ASSERT_TRUE(store_->PutFile(v).ok());
+    link_->Enqueue(path);
+  }
+
+  static wire::Frame Ack(const std::string& path, bool ok, const std::string& error = "") {
+    wire::Frame frame;
+    frame.mutable_ack()->set_path(path);
+    frame.mutable_ack()->set_ok(ok);
+    frame.mutable_ack()->set_error(error);
+    return frame;
+  }
+
+  /// Lets `ms` pass as a peer that answers every Ping would; the paths of
+  /// the Updates the link sent meanwhile.
+  std::vector<std::string> AdvanceAnswering(int64_t ms) {
+    std::vector<std::string> updates;
+    while (ms > 0) {
+      const int64_t step = std::min<int64_t>(ms, 1000);
+      Advance(step);
+      ms -= step;
+      for (const wire::Frame& f : Received()) {
+        if (f.has_ping()) SendToLink(Pong(f.ping().nonce()));
+        if (f.has_update()) updates.push_back(f.update().version().path());
+      }
+    }
+    return updates;
+  }
+
+  /// The events the journal kept for `path` that contain `text`.
+  size_t Logged(const std::string& path, const std::string& text) {
+    size_t n = 0;
+    for (const EventRecord& e : store_->Events(path, 1000)) {
+      if (e.message.find(text) != std::string::npos) ++n;
+    }
+    return n;
   }
 
   static wire::Frame Pong(uint64_t nonce) {
@@ -448,6 +494,110 @@ TEST_F(PeerLinkTest, WhatWasToldIsToldAgainOnTheNextChannel) {
   ASSERT_EQ(again[0].have().versions_size(), 1);
   EXPECT_EQ(again[0].have().versions(0).path(), "/etc/hosts");
   EXPECT_EQ(ToString(again[0].have().versions(0).vv()), ToString(VV({{"c", 3}})));
+}
+
+// Issue 11: a peer whose disk is full fails every update of the path. The
+// retry backs off (1 s doubling to 60 s) instead of trying every second, the
+// failure is logged once (again when the peer's error changes), and the
+// snapshot names the path and the peer's error until it applies.
+TEST_F(PeerLinkTest, APathThePeerCouldNotApplyIsRetriedWithBackoffAndShown) {
+  BringUp();
+  const std::string full = "write /b/etc/hosts: No space left on device (free space)";
+  Offer("/etc/hosts", VV({{"a", 1}}));
+  DispatchIo();
+  std::vector<wire::Frame> sent = Received();
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(sent[0].has_update());
+  SendToLink(Ack("/etc/hosts", false, full));
+  EXPECT_EQ(link_->Snapshot().failed, (std::map<std::string, std::string>{{"/etc/hosts", full}}));
+
+  for (int64_t delay : {1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000}) {
+    ASSERT_TRUE(AdvanceAnswering(delay - 1).empty()) << "retried before " << delay << " ms";
+    ASSERT_EQ(AdvanceAnswering(1), (std::vector<std::string>{"/etc/hosts"})) << delay;
+    SendToLink(Ack("/etc/hosts", false, full));
+  }
+  EXPECT_EQ(link_->state(), PeerLink::State::kUp);
+  EXPECT_EQ(Logged("/etc/hosts", "could not apply"), 1u) << "one line, not one per retry";
+
+  // Another error is news: logged, shown, and the backoff goes on.
+  const std::string read_only = "write /b/etc/hosts: Read-only file system (remount it)";
+  ASSERT_EQ(AdvanceAnswering(60000), (std::vector<std::string>{"/etc/hosts"}));
+  SendToLink(Ack("/etc/hosts", false, read_only));
+  EXPECT_EQ(Logged("/etc/hosts", "could not apply"), 2u);
+  EXPECT_EQ(link_->Snapshot().failed.at("/etc/hosts"), read_only);
+
+  // It applies: forgotten, logged, and the next failure starts at 1 s again.
+  ASSERT_EQ(AdvanceAnswering(60000), (std::vector<std::string>{"/etc/hosts"}));
+  wire::Frame ok = Ack("/etc/hosts", true);
+  *ok.mutable_ack()->mutable_vv() = VV({{"a", 1}});
+  SendToLink(ok);
+  EXPECT_TRUE(link_->Snapshot().failed.empty());
+  EXPECT_EQ(Logged("/etc/hosts", "b applied /etc/hosts after 10 failed attempts"), 1u);
+  Offer("/etc/hosts", VV({{"a", 2}}));
+  DispatchIo();
+  ASSERT_EQ(Received().size(), 1u);
+  SendToLink(Ack("/etc/hosts", false, full));
+  ASSERT_TRUE(AdvanceAnswering(999).empty());
+  EXPECT_EQ(AdvanceAnswering(1), (std::vector<std::string>{"/etc/hosts"}));
+  EXPECT_EQ(Logged("/etc/hosts", "could not apply"), 3u);
+}
+
+// The same failure for ever is still said now and then, not never.
+TEST_F(PeerLinkTest, AFailureThatLastsIsLoggedAgainEveryFewMinutes) {
+  BringUp();
+  Offer("/etc/hosts", VV({{"a", 1}}));
+  DispatchIo();
+  ASSERT_EQ(Received().size(), 1u);
+  SendToLink(Ack("/etc/hosts", false, "No space left on device"));
+  int64_t waited = 0;
+  while (waited < PeerLink::kStillFailingLogMs) {
+    ASSERT_EQ(AdvanceAnswering(PeerLink::kRetryFailedMaxMs).size(), 1u);
+    waited += PeerLink::kRetryFailedMaxMs;
+    SendToLink(Ack("/etc/hosts", false, "No space left on device"));
+  }
+  EXPECT_EQ(Logged("/etc/hosts", "could not apply"), 1u);
+  EXPECT_EQ(Logged("/etc/hosts", "b still cannot apply /etc/hosts after"), 1u);
+}
+
+// A new channel is a fresh start: catch-up sends the path at once, and a
+// failure then waits 1 s again; the last error the peer gave stays shown
+// meanwhile, since nothing says it was fixed.
+TEST_F(PeerLinkTest, AReconnectResetsTheBackoffAndKeepsTheLastError) {
+  BringUp();
+  Offer("/etc/hosts", VV({{"a", 1}}));
+  DispatchIo();
+  ASSERT_EQ(Received().size(), 1u);
+  SendToLink(Ack("/etc/hosts", false, "No space left on device"));
+  for (int64_t delay : {1000, 2000, 4000}) {
+    ASSERT_EQ(AdvanceAnswering(delay).size(), 1u);
+    SendToLink(Ack("/etc/hosts", false, "No space left on device"));
+  }
+  wire::Frame error;
+  error.mutable_error()->set_message("going away");
+  const pid_t child = link_->child();
+  SendToLink(error);
+  ASSERT_EQ(link_->state(), PeerLink::State::kDown);
+  Reap(child);
+  EXPECT_EQ(link_->Snapshot().failed.count("/etc/hosts"), 1u);
+
+  Advance(PeerLink::kBackoffFirstMs);  // redial
+  AcceptPeer();
+  DispatchIo();
+  ASSERT_EQ(Received().size(), 1u);  // the Hello
+  wire::Frame welcome;
+  welcome.mutable_welcome()->set_protocol(kProtocolVersion);
+  welcome.mutable_welcome()->set_node("b");
+  SendToLink(welcome);
+  wire::Frame summary;
+  summary.mutable_summary()->set_complete(true);
+  SendToLink(summary);
+  std::vector<wire::Frame> sent = Received();
+  ASSERT_EQ(sent.size(), 1u);  // catch-up: at once
+  ASSERT_TRUE(sent[0].has_update());
+  SendToLink(Ack("/etc/hosts", false, "No space left on device"));
+  ASSERT_TRUE(AdvanceAnswering(999).empty());
+  EXPECT_EQ(AdvanceAnswering(1).size(), 1u);
+  EXPECT_EQ(Logged("/etc/hosts", "could not apply"), 1u);
 }
 
 TEST_F(PeerLinkTest, AWelcomeFromTheWrongNodeTakesTheLinkDown) {

@@ -45,6 +45,24 @@ std::string FailedActionsProblem(const std::string& node, const wire::ActionRepo
          ", fix the cause; they run again at the entry's next change";
 }
 
+namespace {
+
+/// The path problem for a version `peer` failed to apply (it is retried).
+std::string ApplyFailedProblem(const std::string& peer, const std::string& error) {
+  return peer + ": could not apply it: " + error + " (retried until it applies)";
+}
+
+/// A connected peer's row has no channel error to show: its LAST ERROR says
+/// what it could not apply, so "pending" never comes without a reason.
+std::string FailingSummary(const wire::PeerStatus& p) {
+  if (p.failing().empty()) return "";
+  std::string out = "could not apply " + p.failing(0).path() + ": " + p.failing(0).error();
+  if (p.failing_size() > 1) out += " (and " + std::to_string(p.failing_size() - 1) + " more)";
+  return out;
+}
+
+}  // namespace
+
 wire::StatusReply BuildStatus(const Config& config, const StatusInput& input) {
   wire::StatusReply reply;
   reply.set_node(input.node);
@@ -74,9 +92,16 @@ wire::StatusReply BuildStatus(const Config& config, const StatusInput& input) {
     }
     uint64_t pending = 0;
     for (const wire::Version* v : files) {
-      if (lacks(peer, *v) && !peer.refused.count(v->path())) ++pending;
+      if (!lacks(peer, *v) || peer.refused.count(v->path())) continue;
+      ++pending;
+      if (auto failed = peer.failed.find(v->path()); failed != peer.failed.end()) {
+        wire::PathFailure* f = p->add_failing();
+        f->set_path(v->path());
+        f->set_error(failed->second);
+      }
     }
     p->set_pending(pending);
+    if (peer.connected && peer.last_error.empty()) p->set_last_error(FailingSummary(*p));
     if (!peer.connected || pending > 0) in_sync = false;
   }
   for (const wire::Version* v : files) {
@@ -90,6 +115,10 @@ wire::StatusReply BuildStatus(const Config& config, const StatusInput& input) {
       auto refused = peer.refused.find(v->path());
       if (refused == peer.refused.end()) {
         ps->add_pending_to(peer.name);
+        auto failed = peer.failed.find(v->path());
+        if (failed != peer.failed.end()) {
+          ps->add_problems(ApplyFailedProblem(peer.name, failed->second));
+        }
       } else {
         ps->add_refused_by(peer.name);
         if (!refused->second.empty()) ps->add_problems(peer.name + ": " + refused->second);

@@ -27,6 +27,9 @@ struct PeerSnapshot {
   std::map<std::string, wire::VersionVector> has;     ///< what the peer is known to hold
   std::map<std::string, std::string> refused;         ///< path -> why it will not take it
   std::map<std::string, wire::ActionReport> actions;  ///< its last run of each entry's actions
+  /// path -> the error the peer gave when it last failed to apply it (it
+  /// is retried); shown only while the peer still lacks the path.
+  std::map<std::string, std::string> failed;
   int64_t clock_skew_ms = 0;  ///< its clock minus ours, at least (ClockSkewAtLeastMs)
 };
 

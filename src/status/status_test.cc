@@ -198,6 +198,60 @@ TEST_F(BuildStatusTest, ARefusalOfAVersionThePeerNowHoldsIsNoLongerShown) {
   EXPECT_EQ(Row(reply, "/etc/hosts")->refused_by_size(), 0);
 }
 
+// Issue 11: the origin of a version a peer cannot write (its disk is full)
+// says so on the path and on the peer, not just "pending" with no reason.
+TEST_F(BuildStatusTest, APathThePeerFailedToApplyIsPendingWithThePeersError) {
+  const std::string error = "write /b/etc/hosts: No space left on device (free space)";
+  input_.peers[0].has["/etc/hosts"] = VV({{"a", 1}});  // it holds the previous version
+  input_.peers[0].failed["/etc/hosts"] = error;
+  const wire::StatusReply reply = BuildStatus(config_, input_);
+  EXPECT_FALSE(reply.in_sync());
+  const wire::PathStatus* hosts = Row(reply, "/etc/hosts");
+  EXPECT_EQ(hosts->state(), "pending");
+  EXPECT_EQ(Strings(hosts->pending_to()), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(Strings(hosts->problems()),
+            (std::vector<std::string>{"b: could not apply it: " + error +
+                                      " (retried until it applies)"}));
+  const wire::PeerStatus& b = reply.peers(0);
+  EXPECT_EQ(b.pending(), 1u);
+  ASSERT_EQ(b.failing_size(), 1);
+  EXPECT_EQ(b.failing(0).path(), "/etc/hosts");
+  EXPECT_EQ(b.failing(0).error(), error);
+  EXPECT_EQ(b.last_error(), "could not apply /etc/hosts: " + error);
+  EXPECT_EQ(reply.peers(1).failing_size(), 0);
+  EXPECT_EQ(reply.peers(1).last_error(), "");
+}
+
+TEST_F(BuildStatusTest, AFailureOfAVersionThePeerNowHoldsIsNoLongerShown) {
+  input_.peers[0].failed["/etc/hosts"] = "No space left on device";
+  const wire::StatusReply reply = BuildStatus(config_, input_);
+  EXPECT_TRUE(reply.in_sync());
+  EXPECT_EQ(Row(reply, "/etc/hosts")->problems_size(), 0);
+  EXPECT_EQ(reply.peers(0).failing_size(), 0);
+  EXPECT_EQ(reply.peers(0).last_error(), "");
+}
+
+TEST_F(BuildStatusTest, ADisconnectedPeerKeepsItsChannelErrorAndListsWhatItFailed) {
+  input_.peers[0].connected = false;
+  input_.peers[0].last_error = "transport command exited";
+  input_.peers[0].has.clear();
+  input_.peers[0].failed["/etc/hosts"] = "Read-only file system";
+  input_.peers[0].failed["/etc/app/x.conf"] = "Read-only file system";
+  const wire::StatusReply reply = BuildStatus(config_, input_);
+  EXPECT_FALSE(reply.in_sync());
+  EXPECT_EQ(reply.peers(0).last_error(), "transport command exited");
+  EXPECT_EQ(reply.peers(0).failing_size(), 2);
+}
+
+TEST_F(BuildStatusTest, SeveralFailedPathsAreCountedInTheLastError) {
+  input_.peers[0].has.clear();
+  input_.peers[0].failed["/etc/hosts"] = "Read-only file system";
+  input_.peers[0].failed["/etc/app/x.conf"] = "Read-only file system";
+  const wire::StatusReply reply = BuildStatus(config_, input_);
+  EXPECT_EQ(reply.peers(0).last_error(),
+            "could not apply /etc/hosts: Read-only file system (and 1 more)");
+}
+
 TEST_F(BuildStatusTest, ANodeWideProblemIsNotInSync) {
   input_.problems = {"out of inotify watches (raise fs.inotify.max_user_watches)"};
   const wire::StatusReply reply = BuildStatus(config_, input_);

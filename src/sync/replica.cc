@@ -232,10 +232,27 @@ void Replica::ScanTreeInto(const std::string& path, std::set<std::string>* seen)
 }
 
 // Kept for status until the path next scans or applies cleanly: "nothing
-// silent" (SPEC 10).
-void Replica::Failed(const std::string& path, const std::string& what, const Status& why) {
+// silent" (SPEC 10). True when it is worth a log line: a new failure, another
+// error than last time, or the same one kStillFailingLogMs after it was last
+// logged. A peer retries a failed update (with a backoff): one line per try
+// would say nothing new.
+bool Replica::Failed(const std::string& path, const std::string& what, const Status& why) {
   std::string remedy(Remedy(why.code()));
-  failures_[path] = what + ": " + why.ToString() + (remedy.empty() ? "" : " (" + remedy + ")");
+  auto [it, fresh] = failures_.try_emplace(path);
+  Failure& failure = it->second;
+  failure.shown = what + ": " + why.ToString() + (remedy.empty() ? "" : " (" + remedy + ")");
+  const int64_t now = MonoMs();
+  const bool log =
+      fresh || !(failure.status == why) || now - failure.logged_ms >= kStillFailingLogMs;
+  failure.status = why;
+  if (log) failure.logged_ms = now;
+  return log;
+}
+
+std::map<std::string, std::string> Replica::failures() const {
+  std::map<std::string, std::string> out;
+  for (const auto& [path, failure] : failures_) out[path] = failure.shown;
+  return out;
 }
 
 void Replica::ScanNow(const std::string& path, bool* writer_open) {
@@ -243,9 +260,10 @@ void Replica::ScanNow(const std::string& path, bool* writer_open) {
   // first start, or a reload that added it) is a baseline (SPEC 6).
   Result<std::optional<Change>> change = node_->ScanLocal(path, writer_open, baseline_scan_);
   if (!change.ok()) {
-    journal_.Note(path, spdlog::level::warn,
-                  "cannot read " + path + ": " + change.status().ToString());
-    Failed(path, "cannot read it", change.status());
+    if (Failed(path, "cannot read it", change.status())) {
+      journal_.Note(path, spdlog::level::warn,
+                    "cannot read " + path + ": " + change.status().ToString());
+    }
     return;
   }
   failures_.erase(path);
@@ -300,11 +318,15 @@ std::vector<Replica::Outcome> Replica::Apply(const std::string& peer,
     std::optional<wire::VersionVector> had = store_.GetPeerHas(peer, remote.path());
     store_.PutPeerHas(peer, remote.path(), had ? Merge(*had, remote.vv()) : remote.vv());
     if (!result.ok()) {
-      journal_.Note(
-          remote.path(), spdlog::level::err,
-          "cannot apply " + remote.path() + " from " + peer + ": " + result.status().ToString());
+      if (Failed(remote.path(), "cannot apply the version from " + peer, result.status())) {
+        journal_.Note(remote.path(), spdlog::level::err,
+                      "cannot apply " + remote.path() + " from " + peer + ": " +
+                          result.status().ToString() + " (logged again if the error changes)");
+      } else {
+        spdlog::debug("cannot apply {} from {} again: {}", remote.path(), peer,
+                      result.status().ToString());
+      }
       outcomes.push_back({remote.path(), result.status(), IsRefusal(result.status()), {}});
-      Failed(remote.path(), "cannot apply the version from " + peer, result.status());
       continue;
     }
     failures_.erase(remote.path());

@@ -72,7 +72,10 @@ class Replica {
   bool scanning() const { return scanning_ > 0; }
   /// Paths this node could not read or apply, with why and the remedy,
   /// until a later scan or apply of the same path succeeds.
-  const std::map<std::string, std::string>& failures() const { return failures_; }
+  std::map<std::string, std::string> failures() const;
+  /// A failure that goes on with the same error is logged again this often
+  /// (the sender retries it with a backoff; the log needs no line per try).
+  static constexpr int64_t kStillFailingLogMs = 10 * 60 * 1000;
 
   /// Applies what `peer` sent, as one batch (one filesystem sync, one
   /// transaction); returns one outcome per update. `have` receives what
@@ -86,7 +89,7 @@ class Replica {
   void ScanNow(const std::string& path, bool* writer_open = nullptr);
   void OnLocalChange(const Change& change);
   void ScanDone();
-  void Failed(const std::string& path, const std::string& what, const Status& why);
+  bool Failed(const std::string& path, const std::string& what, const Status& why);
   std::vector<std::string> ConfinementBases() const;
 
   const Config& config_;
@@ -102,7 +105,12 @@ class Replica {
   bool starting_ = false;
   bool baseline_scan_ = false;  ///< scanning an entry watched for the first time
   size_t baseline_paths_ = 0;
-  std::map<std::string, std::string> failures_;
+  struct Failure {
+    std::string shown;      ///< what, why and the remedy, for status
+    Status status;          ///< compared, not its text, to tell a new error
+    int64_t logged_ms = 0;  ///< MonoMs of the last log line about it
+  };
+  std::map<std::string, Failure> failures_;
   std::set<std::string> beside_noted_;  ///< FILE.N-like names already logged
 };
 

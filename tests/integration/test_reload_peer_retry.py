@@ -3,7 +3,7 @@ pending does not crash the daemon.
 
 b cannot apply a's new version of a file (b's copy is immutable, chattr +i:
 the rename over it fails with EPERM), so b answers "could not apply" and a
-retries every second. a's config is then rewritten, without peer b or with
+retries it 1 s after that first failure (then backing off). a's config is then rewritten, without peer b or with
 b's exec command changed, and a gets SIGHUP. The retry timer armed before the
 reload fires after it: if it still points at the removed link, that is a
 use-after-free (an ASan abort; a crash or worse without ASan). This proves
@@ -23,7 +23,7 @@ from harness import TIMEOUT_SCALE, ClusterTestCase, read_text
 from lossutil import run, wait_pending_to, wait_status_content
 
 P = "/etc/app.conf"
-RETRY_S = 1.0  # the daemon's retry period for a failed apply
+RETRY_S = 1.0  # the daemon's first retry wait for a failed apply (it then backs off)
 
 
 class ReloadPeerRetryTest(ClusterTestCase):

@@ -59,7 +59,7 @@ class WriteFailureTest(ClusterTestCase):
         c.wait_until(failure_logged, timeout=10,
                      what=f"a daemon log line saying that b could not write {path}")
         deadline = time.monotonic() + hold_s
-        # b retries every second and stages a temp file each time: one may be
+        # a retries (1 s, 2 s, 4 s ...) and b stages a temp file each time: one may be
         # seen at any instant, but none may stay behind.
         seen_temps: set[str] = set()
         while True:
