@@ -6,6 +6,7 @@
 #include "engine/path_policy.h"
 #include "engine/plan.h"
 #include "engine/version_vector.h"
+#include "os/temp_names.h"
 
 namespace syncr {
 namespace {
@@ -54,6 +55,8 @@ Status Replica::Init() {
 
 void Replica::Reconfine() { disk_->SetConfinement(ConfinementBases()); }
 
+// Only names that carry this node's token (os/temp_names.h): a user's
+// file that merely looks like a temp file is never ours to delete (SPEC 11).
 void Replica::RemoveStaleTemps(const SyncEntry& entry) {
   const std::string dir = DirName(config_.DiskPath(entry.path));
   Result<std::vector<std::pair<std::string, FileType>>> names = disk_->List(dir);
@@ -197,7 +200,9 @@ void Replica::ScanTreeInto(const std::string& path, std::set<std::string>* seen)
   for (const auto& [name, type] : *names) {
     const std::string child = path + "/" + name;
     if (IsSyncrTempName(name) && type == FileType::kFile && starting_) {
-      // Left by a daemon killed mid-write: never a file anybody wants.
+      // Ours (it carries our token), left by a daemon killed mid-write: never
+      // a file anybody wants. A look-alike without the token is a user's
+      // file, scanned and replicated below like any other.
       disk_->Remove(config_.DiskPath(child));
       continue;
     }

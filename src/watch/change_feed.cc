@@ -8,6 +8,7 @@
 #include "common/util.h"
 #include "engine/path_policy.h"
 #include "os/disk.h"
+#include "os/temp_names.h"
 
 namespace syncr {
 
