@@ -15,6 +15,14 @@ namespace {
 // retried by the sender; any other failure is.
 bool IsRefusal(const Status& s) { return s.code() == Code::kRefused || s.code() == Code::kTooBig; }
 
+// A temp file of ours that a kill left: a staged file, or the link that
+// Disk::ReplaceSymlink makes before its rename. Only a name with this
+// node's token (os/temp_names.h): a user's look-alike is never ours to
+// delete (SPEC 11).
+bool IsOurLeftover(const std::string& name, FileType type) {
+  return (type == FileType::kFile || type == FileType::kSymlink) && IsSyncrTempName(name);
+}
+
 }  // namespace
 
 Replica::Replica(const Config& config, StateStore& store, Journal& journal, ChangeFeed& feed,
@@ -55,15 +63,13 @@ Status Replica::Init() {
 
 void Replica::Reconfine() { disk_->SetConfinement(ConfinementBases()); }
 
-// Only names that carry this node's token (os/temp_names.h): a user's
-// file that merely looks like a temp file is never ours to delete (SPEC 11).
 void Replica::RemoveStaleTemps(const SyncEntry& entry) {
   const std::string dir = DirName(config_.DiskPath(entry.path));
   Result<std::vector<std::pair<std::string, FileType>>> names = disk_->List(dir);
   if (!names.ok()) return;
   const std::string prefix = ".syncr-" + BaseName(entry.path) + ".";
   for (const auto& [name, type] : *names) {
-    if (type == FileType::kFile && IsSyncrTempName(name) && name.rfind(prefix, 0) == 0) {
+    if (IsOurLeftover(name, type) && name.rfind(prefix, 0) == 0) {
       disk_->Remove(dir + "/" + name);
     }
   }
@@ -199,7 +205,7 @@ void Replica::ScanTreeInto(const std::string& path, std::set<std::string>* seen)
   std::sort(names->begin(), names->end());
   for (const auto& [name, type] : *names) {
     const std::string child = path + "/" + name;
-    if (IsSyncrTempName(name) && type == FileType::kFile && starting_) {
+    if (starting_ && IsOurLeftover(name, type)) {
       // Ours (it carries our token), left by a daemon killed mid-write: never
       // a file anybody wants. A look-alike without the token is a user's
       // file, scanned and replicated below like any other.

@@ -16,8 +16,9 @@ and is never deleted.
   synced, but in the directory the start-up clean-up looks at) stays too.
   Before the rule, none of them reached b and a's start deleted them all.
 - test_own_leftover_temp_removed_at_start: a temp file of a's own (its
-  token, read from a's state_dir) left while a was stopped is removed by a's
-  next start and never reaches b; a look-alike beside it stays and
+  token, read from a's state_dir) left while a was stopped, a file or the
+  link a symlink apply makes, is removed by a's next start and never
+  reaches b; a look-alike beside it stays and
   replicates.
 - test_kill9_mid_apply_leaves_no_temp: b is killed (-9) while a real temp
   of its apply (a large file) is on its disk; its next start removes it,
@@ -106,6 +107,10 @@ class TempNamesTest(ClusterTestCase):
         for path in ours:
             with open(c.disk("a", path), "wb") as f:
                 f.write(b"half an apply")
+        # The link a symlink apply makes before its rename.
+        link = DIR + f"/.syncr-l.{token}.00112233aabbccdd.tmp"
+        os.symlink("target", c.disk("a", link))
+        ours.append(link)
         c.start("a")
         c.wait_connected()
         for path in ours:
