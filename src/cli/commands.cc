@@ -18,8 +18,10 @@
 #include "os/accounts.h"
 #include "os/disk.h"
 #include "os/subprocess.h"
+#include "os/temp_names.h"
 #include "store/backup_store.h"
 #include "store/state_store.h"
+#include "store/temp_token.h"
 
 namespace syncr {
 namespace {
@@ -300,7 +302,13 @@ int CmdRestore(const std::string& config_flag, const std::string& path, int gene
     meta.gid = LookupGroup(g.version.meta().group()).value_or(g.version.meta().gid());
   }
   // Written in place, atomically; the daemon sees it like any edit and
-  // replicates it.
+  // replicates it. Its temp file carries the daemon's token, so the daemon
+  // ignores it, and removes it at start should restore be killed; without
+  // a token yet (the daemon never ran) the temp is this process's alone.
+  if (Result<std::string> token = LoadTempToken(config->node.state_dir, /*create=*/false);
+      token.ok()) {
+    SetTempToken(std::move(*token));
+  }
   if (Status s = PosixDisk().ReplaceFile(config->DiskPath(path), *content, meta); !s.ok()) {
     std::fprintf(stderr, "syncr restore: %s\n", s.ToString().c_str());
     return 1;

@@ -17,11 +17,13 @@
 #include "control/control.h"
 #include "engine/path_policy.h"
 #include "loop/event_loop.h"
+#include "os/temp_names.h"
 #include "peer/inbound.h"
 #include "peer/peer_link.h"
 #include "status/status.h"
 #include "store/journal.h"
 #include "store/state_store.h"
+#include "store/temp_token.h"
 #include "sync/replica.h"
 #include "watch/change_feed.h"
 
@@ -78,6 +80,12 @@ Status DaemonImpl::Open() {
   Result<std::unique_ptr<StateStore>> store = StateStore::Open(config_.node.state_dir, false);
   if (!store.ok()) return store.status();
   store_ = std::move(*store);
+  // Before the first temp file: a temp a kill -9 leaves must carry the
+  // token the next start reads back, or it could not be told from a
+  // user's file (SPEC 11) and would stay forever.
+  Result<std::string> token = LoadTempToken(config_.node.state_dir, /*create=*/true);
+  if (!token.ok()) return token.status();
+  SetTempToken(std::move(*token));
   Build();
   if (Status s = replica_->Init(); !s.ok()) return s;
   if (Status s = feed_->Init(); !s.ok()) return s;

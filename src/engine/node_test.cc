@@ -16,6 +16,7 @@
 
 #include "common/util.h"
 #include "engine/version_vector.h"
+#include "os/temp_names.h"
 #include "testing/testing.h"
 
 namespace syncr {

@@ -1,6 +1,7 @@
 #include "engine/path_policy.h"
 
 #include "os/disk.h"
+#include "os/temp_names.h"
 
 namespace syncr {
 
@@ -91,6 +92,12 @@ Status CheckSyncedPath(const Config& config, const std::string& path) {
     const std::string rel = path.substr(entry->path.size() + 1);
     if (IsExcludedPath(entry->exclude, rel)) {
       return Status::Refused("refused path " + path + ": excluded by " + entry->path);
+    }
+    if (IsSyncrTempName(BaseName(path))) {
+      // Written here, it would pass for one of our own temp files: hidden
+      // from the watcher and removed at the next start.
+      return Status::Refused("refused path " + path +
+                             ": named like this node's own temp files (their token)");
     }
   }
   return Status();

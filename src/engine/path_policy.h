@@ -23,7 +23,8 @@ bool IsCleanPath(const std::string& path);
 bool IsExcludedPath(const std::vector<std::string>& globs, const std::string& relpath);
 
 /// True if this node does not sync `path`: outside every entry, excluded
-/// (itself or a directory above it), Syncr's own temp file, a legacy
+/// (itself or a directory above it), a temp file of this node's own (its
+/// token, os/temp_names.h: a user's look-alike is synced), a legacy
 /// FILE.N backup when its entry keeps backups beside its files, or a name
 /// with a control character. The local watcher and the receiver ask the
 /// same question.
@@ -40,8 +41,9 @@ std::string BesideSkipNote(const Config& config, const std::string& path);
 /// 300 bytes: safe to put in a log line whatever a peer sent.
 std::string Printable(std::string_view s);
 
-/// Ok if `path` is clean, inside one of this node's sync entries and not
-/// excluded there; otherwise a kRefused error that says which rule refused it.
+/// Ok if `path` is clean, inside one of this node's sync entries, not
+/// excluded there and not named like this node's own temp files (their
+/// token); otherwise a kRefused error that says which rule refused it.
 Status CheckSyncedPath(const Config& config, const std::string& path);
 
 }  // namespace syncr

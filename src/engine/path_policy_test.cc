@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "os/temp_names.h"
+
 namespace syncr {
 namespace {
 
@@ -30,6 +32,20 @@ TEST(PathPolicyTest, CheckSyncedPathRefusalsHaveCodeRefused) {
     EXPECT_EQ(s.code(), Code::kRefused) << path;
     EXPECT_EQ(s.ToString().rfind("refused path", 0), 0u) << s.ToString();
   }
+}
+
+// SPEC 11: a user's file named like a temp file is synced, sent and
+// accepted like any other; only a name with this node's token is not.
+TEST(PathPolicyTest, OnlyThisNodesOwnTempNamesAreNotSynced) {
+  const Config config = OneEntry();
+  for (const std::string name :
+       {".syncr-user.abc123.tmp", ".syncr-f.conf.0123456789abcdef.tmp", ".syncr-x.tmp"}) {
+    EXPECT_FALSE(IsNotSynced(config, "/etc/app/" + name)) << name;
+    EXPECT_TRUE(CheckSyncedPath(config, "/etc/app/sub/" + name).ok()) << name;
+  }
+  const std::string ours = "/etc/app/" + NewTempName("f.conf");
+  EXPECT_TRUE(IsNotSynced(config, ours));
+  EXPECT_EQ(CheckSyncedPath(config, ours).code(), Code::kRefused);
 }
 
 }  // namespace

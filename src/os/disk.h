@@ -81,10 +81,9 @@ class Disk {
 
   /// The same as ReplaceFile in steps, so that a batch of files shares one
   /// sync: StageFile writes a temp file beside `path` (content and metadata,
-  /// not synced) and returns its name; after SyncFilesystems (each staged
-  /// file's fsync for a few files, one syncfs per filesystem that holds
-  /// one of them for many), CommitStaged
-  /// renames it over `path`; SyncDirectory then makes the renames durable.
+  /// not synced; named as os/temp_names.h says) and returns its path; after SyncFilesystems (each
+  /// staged file's fsync for a few files, one syncfs per filesystem that holds one of them for
+  /// many), CommitStaged renames it over `path`; SyncDirectory then makes the renames durable.
   /// DiscardStaged removes a temp file that will not be committed. With
   /// `xattrs_after` set, StageFile also reports the xattrs the staged file
   /// ended up with (a label the local policy added or refused shows there).
@@ -169,7 +168,5 @@ std::unique_ptr<Disk> NewConfinedDisk(std::vector<std::string> bases);
 std::string DirName(const std::string& path);
 /// "/a/b/c" -> "c".
 std::string BaseName(const std::string& path);
-/// True for names Syncr itself writes as temp files (never synced, never echoed).
-bool IsSyncrTempName(std::string_view name);
 
 }  // namespace syncr

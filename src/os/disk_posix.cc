@@ -11,21 +11,18 @@
 #include <climits>
 #include <cstdio>
 #include <map>
-#include <random>
 #include <set>
 
 #include "common/fd.h"
 #include "common/util.h"
 #include "os/disk.h"
+#include "os/temp_names.h"
 
 namespace syncr {
 namespace {
 
 // Staged files synced one by one rather than with syncfs (SyncFilesystems).
 constexpr size_t kFsyncEachUpTo = 8;
-
-constexpr std::string_view kTempPrefix = ".syncr-";
-constexpr std::string_view kTempSuffix = ".tmp";
 
 using Fd = UniqueFd;
 
@@ -142,13 +139,6 @@ Status ApplyMeta(int fd, const WriteMeta& meta, const std::string& path) {
   timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(meta.mtime_ns)};
   if (futimens(fd, times) != 0) return Status::Sys("futimens", path, errno);
   return Status();
-}
-
-std::string TempNameFor(const std::string& name) {
-  static std::mt19937_64 rng{std::random_device{}()};
-  char suffix[17];
-  std::snprintf(suffix, sizeof suffix, "%016llx", static_cast<unsigned long long>(rng()));
-  return std::string(kTempPrefix) + name.substr(0, 200) + "." + suffix + std::string(kTempSuffix);
 }
 
 // A directory opened for *at() calls, and the last component of the path.
@@ -399,7 +389,7 @@ class PosixDiskImpl final : public Disk {
     Result<Parent> p = OpenParent(path, true);
     if (!p.ok()) return p.status();
     const int dir = p->dir;
-    const std::string temp = TempNameFor(p->name);
+    const std::string temp = NewTempName(p->name);
     if (symlinkat(target.c_str(), dir, temp.c_str()) != 0) {
       return Status::Sys("create a temp symlink for", path, errno);  // see WriteTemp
     }
@@ -648,7 +638,7 @@ class PosixDiskImpl final : public Disk {
 
   Result<std::string> WriteTemp(const Parent& p, std::string_view content, const WriteMeta& meta,
                                 Xattrs* xattrs_after = nullptr) {
-    const std::string temp = TempNameFor(p.name);
+    const std::string temp = NewTempName(p.name);
     // Errors name the target, not the temp file's random name: the temp is
     // gone once we return, and the same failure retried must read the same
     // (the sender and we log a failure again only when its words change).
@@ -729,11 +719,6 @@ std::string DirName(const std::string& path) {
 std::string BaseName(const std::string& path) {
   size_t slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-bool IsSyncrTempName(std::string_view name) {
-  return name.size() > kTempPrefix.size() + kTempSuffix.size() && name.starts_with(kTempPrefix) &&
-         name.ends_with(kTempSuffix);
 }
 
 Disk& PosixDisk() {

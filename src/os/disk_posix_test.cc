@@ -11,6 +11,7 @@
 #include <string>
 
 #include "os/disk.h"
+#include "os/temp_names.h"
 #include "testing/testing.h"
 
 namespace syncr {
@@ -29,6 +30,18 @@ class DiskPosixTest : public testing::Test {
   std::string dir_;
   std::unique_ptr<Disk> disk_;
 };
+
+// The staged file is provably ours: its name carries this node's token, so
+// a start after a crash removes it and nothing that merely looks like it.
+TEST_F(DiskPosixTest, AStagedFileCarriesTheToken) {
+  WriteMeta meta;
+  Result<std::string> temp = disk_->StageFile(dir_ + "/f.conf", "x", meta, nullptr);
+  ASSERT_TRUE(temp.ok()) << temp.status().ToString();
+  EXPECT_TRUE(IsSyncrTempName(BaseName(*temp))) << *temp;
+  EXPECT_NE(BaseName(*temp).find(TempToken()), std::string::npos) << *temp;
+  disk_->DiscardStaged(*temp);
+  EXPECT_FALSE(std::filesystem::exists(*temp));
+}
 
 /// Runs `check` in a child process that permissions apply to (as nobody
 /// when the tests run as root: root reads anything). Returns what `check`

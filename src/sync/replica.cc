@@ -6,6 +6,7 @@
 #include "engine/path_policy.h"
 #include "engine/plan.h"
 #include "engine/version_vector.h"
+#include "os/temp_names.h"
 
 namespace syncr {
 namespace {
@@ -13,6 +14,14 @@ namespace {
 // A refusal (this node does not sync the path as the peer thinks) is never
 // retried by the sender; any other failure is.
 bool IsRefusal(const Status& s) { return s.code() == Code::kRefused || s.code() == Code::kTooBig; }
+
+// A temp file of ours that a kill left: a staged file, or the link that
+// Disk::ReplaceSymlink makes before its rename. Only a name with this
+// node's token (os/temp_names.h): a user's look-alike is never ours to
+// delete (SPEC 11).
+bool IsOurLeftover(const std::string& name, FileType type) {
+  return (type == FileType::kFile || type == FileType::kSymlink) && IsSyncrTempName(name);
+}
 
 }  // namespace
 
@@ -60,7 +69,7 @@ void Replica::RemoveStaleTemps(const SyncEntry& entry) {
   if (!names.ok()) return;
   const std::string prefix = ".syncr-" + BaseName(entry.path) + ".";
   for (const auto& [name, type] : *names) {
-    if (type == FileType::kFile && IsSyncrTempName(name) && name.rfind(prefix, 0) == 0) {
+    if (IsOurLeftover(name, type) && name.rfind(prefix, 0) == 0) {
       disk_->Remove(dir + "/" + name);
     }
   }
@@ -196,8 +205,10 @@ void Replica::ScanTreeInto(const std::string& path, std::set<std::string>* seen)
   std::sort(names->begin(), names->end());
   for (const auto& [name, type] : *names) {
     const std::string child = path + "/" + name;
-    if (IsSyncrTempName(name) && type == FileType::kFile && starting_) {
-      // Left by a daemon killed mid-write: never a file anybody wants.
+    if (starting_ && IsOurLeftover(name, type)) {
+      // Ours (it carries our token), left by a daemon killed mid-write: never
+      // a file anybody wants. A look-alike without the token is a user's
+      // file, scanned and replicated below like any other.
       disk_->Remove(config_.DiskPath(child));
       continue;
     }

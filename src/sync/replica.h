@@ -54,7 +54,9 @@ class Replica {
   /// The config's entries changed (reload): confine writes to the new ones.
   void Reconfine();
 
-  /// Removes the temp files a daemon killed mid-write left beside `entry`.
+  /// Removes the temp files a daemon killed mid-write left beside `entry`:
+  /// only names with this node's token (os/temp_names.h), never a user's
+  /// look-alike.
   void RemoveStaleTemps(const SyncEntry& entry);
   /// The start-up scan: first the versions a crash kept us from recording
   /// are adopted (IntentLog); then what the scan finds is the baseline (no

@@ -10,6 +10,7 @@
 #include "common/util.h"
 #include "engine/path_policy.h"
 #include "os/disk.h"
+#include "os/temp_names.h"
 
 namespace syncr {
 namespace {

@@ -17,6 +17,7 @@
 #include "common/fd.h"
 #include "loop/clock.h"
 #include "loop/event_loop.h"
+#include "os/temp_names.h"
 #include "testing/testing.h"
 
 namespace syncr {
@@ -156,6 +157,17 @@ TEST_F(ChangeFeedTest, ACloseWriteSettlesAfterSettleMs) {
   EXPECT_EQ(scans_, (std::vector<Scan>{{kFile, false}}));
   EXPECT_EQ(feed_->pending_scans(), 0u);
   EXPECT_EQ(loop_.pending_timers(), 0u);
+}
+
+// SPEC 11: the events of our own temp files are not changes; those of a
+// user's file that only looks like one are.
+TEST_F(ChangeFeedTest, OnlyOurOwnTempNamesAreIgnored) {
+  const std::string lookalike = std::string(kTree) + "/.syncr-user.abc123.tmp";
+  Write(std::string(kTree) + "/" + NewTempName("f.conf"), "staged\n");
+  Write(lookalike, "the user's\n");
+  feed_->Drain();
+  Advance(kSettleMs);
+  EXPECT_EQ(scans_, (std::vector<Scan>{{lookalike, false}}));
 }
 
 TEST_F(ChangeFeedTest, ABareModifyWaitsForTheWriter) {
