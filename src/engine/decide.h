@@ -52,7 +52,6 @@ enum class RemoteDecision {
   kConflictKeepLocal,   ///< concurrent: ours wins; keep the remote as a backup
   kTakeOverBaseline,    ///< concurrent: the remote real change replaces our baseline (no conflict)
   kKeepOverBaseline,    ///< concurrent: our real change stands over the remote baseline
-  kObsolete,            ///< its origin deleted a parent directory since (DeletedByLaterParent)
 };
 
 /// True when `child` (a version of a path below `parent_deletion`'s path)

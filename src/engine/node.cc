@@ -383,7 +383,6 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
       return out;
     }
 
-    case RemoteDecision::kObsolete:  // not from DecideRemote: see below
     case RemoteDecision::kApply:
     case RemoteDecision::kConflictTakeRemote:
     case RemoteDecision::kTakeOverBaseline:
@@ -392,15 +391,20 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
 
   // A version its origin has since deleted with a parent directory: write
   // nothing (the parent would come back and our next scan would call it a
-  // new directory of ours), store nothing, and acknowledge it as held; the
-  // origin's deletion of this path follows.
+  // new directory of ours) and store nothing. Not acknowledged as held
+  // either (a file restored with an old mtime could be taken for obsolete,
+  // and would then never arrive): a failure the sender retries, with its
+  // backoff, until the origin's newer version of the path (its deletion, or
+  // the directory made again) is what it sends.
   std::vector<std::string> missing;
   Result<bool> obsolete = DeletedWithParent(remote, entry, &missing);
   if (!obsolete.ok()) return obsolete.status();
   if (*obsolete) {
-    out.decision = RemoteDecision::kObsolete;
-    out.now_have = remote.vv();
-    return out;
+    return Status::WithCode(Code::kUnavailable,
+                            "not written: " + remote.origin() +
+                                " deleted a directory above it after making this version; "
+                                "waiting for its newer version of the path",
+                            path);
   }
   // The directories this write makes only to hold the peer's file: not an
   // edit of ours (see implied_dirs_).

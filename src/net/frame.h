@@ -13,7 +13,8 @@
 namespace syncr {
 
 /// Protocol version spoken in Hello/Welcome.
-constexpr uint32_t kProtocolVersion = 2;  // 2: Ping/Pong, Welcome.max_file_bytes
+// 2: Ping/Pong, Welcome.max_file_bytes; 3: ActionReport, Pong.wall_ns.
+constexpr uint32_t kProtocolVersion = 3;
 
 /// Appends the framed encoding of `frame` to `out`.
 void AppendFrame(const wire::Frame& frame, std::string* out);

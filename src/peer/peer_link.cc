@@ -296,6 +296,7 @@ void PeerLink::OnWelcome(const wire::Welcome& welcome) {
 // Every Welcome and Pong measures the skew anew, so a clock set right (or
 // wrong) while connected shows within a keepalive.
 void PeerLink::MeasureSkew(int64_t peer_wall_ns, int64_t sent_ns) {
+  if (peer_wall_ns == 0) return;  // it sent no clock: what we knew stands
   const bool was_warned = std::abs(clock_skew_ms_) >= kClockSkewWarnMs;
   clock_skew_ms_ = ClockSkewAtLeastMs(peer_wall_ns, sent_ns, loop_.clock().WallNs());
   if (!was_warned && std::abs(clock_skew_ms_) >= kClockSkewWarnMs) {

@@ -144,7 +144,7 @@ def framed(payload: bytes) -> bytes:
 
 
 # The wire protocol's version (kProtocolVersion in src/net/frame.h).
-PROTOCOL = 2
+PROTOCOL = 3
 
 
 def hello_frame(node: str, protocol=PROTOCOL) -> bytes:
