@@ -78,6 +78,21 @@ void ActionScheduler::OnRun(const ActionRun& run) {
                     std::to_string(run.exit_code) + (out.empty() ? "" : ", output: " + out));
 }
 
+void ActionScheduler::ForgetStaleReports() {
+  for (auto it = reports_.begin(); it != reports_.end();) {
+    const SyncEntry* entry = config_.FindEntry(it->first);
+    if (entry && entry->path == it->first && !entry->actions.empty()) {
+      ++it;
+      continue;
+    }
+    wire::ActionReport cleared;
+    cleared.set_entry(it->first);
+    cleared.set_ok(true);
+    it = reports_.erase(it);
+    if (on_report_) on_report_(cleared);
+  }
+}
+
 void ActionScheduler::OnJobDone(const std::string& entry) {
   auto it = running_report_.find(entry);
   if (it == running_report_.end()) return;

@@ -45,6 +45,10 @@ class ActionScheduler {
   /// The last finished run of each entry: a failure of any command in it
   /// stays until a later run of the entry succeeds (SPEC 10).
   const std::map<std::string, wire::ActionReport>& reports() const { return reports_; }
+  /// After a reload: the last run of an entry no longer synced, or that has
+  /// no actions any more, can never be replaced by a later run, so it is
+  /// dropped here and the peers are told it is cleared (an ok report).
+  void ForgetStaleReports();
   /// Kills every running command (shutdown).
   void KillAll() { runner_.KillAll(); }
 

@@ -173,6 +173,29 @@ TEST_F(ActionSchedulerTest, AFailureAnywhereInTheListMakesTheRunFailedUntilARunS
   EXPECT_TRUE(scheduler_->reports().at(kFile).ok());
 }
 
+// A failed run of an entry whose actions a reload removed could never be
+// replaced by a later run: it is dropped, and the peers told it is cleared.
+TEST_F(ActionSchedulerTest, AReloadThatRemovesAnEntrysActionsClearsItsFailedRun) {
+  std::vector<wire::ActionReport> told;
+  scheduler_ = std::make_unique<ActionScheduler>(
+      loop_, config_, *journal_, [&](const wire::ActionReport& r) { told.push_back(r); });
+  scheduler_->OnChange({kFailing, "modified", "b"});
+  loop_.RunDueTimers();
+  Reap();
+  ASSERT_EQ(told.size(), 1u);
+  ASSERT_FALSE(told[0].ok());
+  scheduler_->ForgetStaleReports();  // nothing changed: kept
+  EXPECT_EQ(told.size(), 1u);
+  EXPECT_FALSE(scheduler_->reports().at(kFailing).ok());
+
+  config_.sync[2].actions.clear();  // what the reload changed
+  scheduler_->ForgetStaleReports();
+  EXPECT_FALSE(scheduler_->reports().count(kFailing));
+  ASSERT_EQ(told.size(), 2u);
+  EXPECT_EQ(told[1].entry(), kFailing);
+  EXPECT_TRUE(told[1].ok());
+}
+
 TEST_F(ActionSchedulerTest, ADirectoryEntrysBurstMakesOneRunAfterAQuietSpell) {
   scheduler_->OnChange({"/etc/app.d/x", "created", "b"});
   AdvanceAndRunTimers(clock_, loop_, 60);

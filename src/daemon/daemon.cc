@@ -374,6 +374,7 @@ void DaemonImpl::Reload() {
   // raised it. Watched and rescanned now, not at the next retry; before
   // WatchEntry, which would watch a kept entry's directory without a rescan.
   feed_->RetryNow();
+  actions_->ForgetStaleReports();
   for (const SyncEntry& entry : config_.sync) {
     if (syncr::Status s = feed_->WatchEntry(entry); !s.ok()) {
       journal_->Note(entry.path, spdlog::level::err, s.ToString());

@@ -99,6 +99,14 @@ Status CheckSyncedPath(const Config& config, const std::string& path) {
       return Status::Refused("refused path " + path +
                              ": named like this node's own temp files (their token)");
     }
+    if (IsBesideBackupName(config, path)) {
+      // Written here, it would overwrite (or be rotated as) a backup
+      // generation of its sibling: the configs disagree on beside.
+      return Status::Refused("refused path " + path + ": named like a backup (FILE.N) and " +
+                             entry->path +
+                             " keeps its backups beside its files here (beside = true); make "
+                             "beside the same on every node");
+    }
   }
   return Status();
 }

@@ -34,6 +34,18 @@ TEST(PathPolicyTest, CheckSyncedPathRefusalsHaveCodeRefused) {
   }
 }
 
+// A peer whose entry is not beside = true sends app.conf.1; here it would
+// overwrite a backup generation: refused, so the sender shows why.
+TEST(PathPolicyTest, AFileNNameIsRefusedWhereTheEntryKeepsBackupsBeside) {
+  Config config = OneEntry();
+  EXPECT_TRUE(CheckSyncedPath(config, "/etc/app/app.conf.1").ok());
+  config.sync[0].beside = true;
+  Status s = CheckSyncedPath(config, "/etc/app/app.conf.1");
+  EXPECT_EQ(s.code(), Code::kRefused) << s.ToString();
+  EXPECT_NE(s.ToString().find("beside"), std::string::npos) << s.ToString();
+  EXPECT_TRUE(CheckSyncedPath(config, "/etc/app/app.conf").ok());
+}
+
 // SPEC 11: a user's file named like a temp file is synced, sent and
 // accepted like any other; only a name with this node's token is not.
 TEST(PathPolicyTest, OnlyThisNodesOwnTempNamesAreNotSynced) {
