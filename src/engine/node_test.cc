@@ -188,6 +188,20 @@ class NodeTest : public testing::Test {
     return u;
   }
 
+  /// A directory or deletion from node "b" (mode 0755, no content).
+  static wire::Update NoContentUpdate(const std::string& path, wire::Kind kind,
+                                      const wire::VersionVector& vv, int64_t change_ns) {
+    wire::Update u;
+    wire::Version* v = u.mutable_version();
+    v->set_path(path);
+    v->set_kind(kind);
+    *v->mutable_vv() = vv;
+    v->mutable_meta()->set_mode(0755);
+    v->set_origin("b");
+    v->set_change_ns(change_ns);
+    return u;
+  }
+
   std::string StoredBytes() {
     std::optional<wire::Version> v = a_->store->GetFile(kPath);
     return v ? v->SerializeAsString() : std::string("<none>");
@@ -439,15 +453,7 @@ TEST_F(NodeTest, DeletionOfADirectoryWaitsForAFileStagedInItInTheSameBatch) {
   a_->config.sync.push_back(entry);
   const std::string dir_disk = a_->config.DiskPath("/etc/conf.d");
   auto version = [](const std::string& path, wire::Kind kind, const wire::VersionVector& vv) {
-    wire::Update u;
-    wire::Version* v = u.mutable_version();
-    v->set_path(path);
-    v->set_kind(kind);
-    *v->mutable_vv() = vv;
-    v->mutable_meta()->set_mode(0755);
-    v->set_origin("b");
-    v->set_change_ns(100);
-    return u;
+    return NoContentUpdate(path, kind, vv, 100);
   };
   const wire::Update made = version("/etc/conf.d", wire::KIND_DIRECTORY, VV({{"b", 1}}));
   ASSERT_TRUE(a_->node->ApplyBatch({&made})[0].ok());
@@ -482,18 +488,7 @@ TEST_F(NodeTest, AFileItsOriginDeletedWithItsDirectoryIsNotWrittenBack) {
   entry.path = "/etc/conf.d";
   a_->config.sync.push_back(entry);
   const std::string dir_disk = a_->config.DiskPath("/etc/conf.d/sub");
-  auto version = [](const std::string& path, wire::Kind kind, const wire::VersionVector& vv,
-                    int64_t change_ns) {
-    wire::Update u;
-    wire::Version* v = u.mutable_version();
-    v->set_path(path);
-    v->set_kind(kind);
-    *v->mutable_vv() = vv;
-    v->mutable_meta()->set_mode(0755);
-    v->set_origin("b");
-    v->set_change_ns(change_ns);
-    return u;
-  };
+  auto version = NoContentUpdate;
   const wire::Update root = version("/etc/conf.d", wire::KIND_DIRECTORY, VV({{"b", 1}}), 100);
   const wire::Update made = version("/etc/conf.d/sub", wire::KIND_DIRECTORY, VV({{"b", 1}}), 100);
   const wire::Update gone = version("/etc/conf.d/sub", wire::KIND_DELETED, VV({{"b", 2}}), 300);
