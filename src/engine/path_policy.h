@@ -3,6 +3,7 @@
 // Pure; thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,10 @@ bool IsNotSynced(const Config& config, const std::string& path);
 /// True if `path` is left out because its entry has beside = true and its
 /// name ends in .<digits> (FILE.N, but also libfoo.so.6).
 bool IsBesideBackupName(const Config& config, const std::string& path);
+
+/// How many such names a room remembers having logged (then it forgets
+/// them all, and logs each once more): rotated names must not grow memory.
+constexpr size_t kMaxBesideNoted = 10000;
 
 /// The log line for such a path: what, why, and how to sync it.
 std::string BesideSkipNote(const Config& config, const std::string& path);

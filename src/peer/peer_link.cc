@@ -430,7 +430,10 @@ void PeerLink::Pump() {
     std::optional<std::string> path = outbox_.Next(config_.limits.window_bytes);
     if (!path) break;
     std::optional<wire::Version> v = store_.GetFile(*path);
-    if (!v || v->kind() == wire::KIND_NONE) continue;
+    if (!v || v->kind() == wire::KIND_NONE || !config_.FindEntry(*path)) {
+      failed_.erase(*path);  // forgotten, or no longer synced: nothing to retry
+      continue;
+    }
     std::optional<wire::VersionVector> has = store_.GetPeerHas(peer_.name, *path);
     if (!PeerLacks(*v, has ? &*has : nullptr)) {
       failed_.erase(*path);  // it holds it now (a Have, a summary): nothing fails

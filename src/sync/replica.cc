@@ -213,6 +213,7 @@ void Replica::ScanTreeInto(const std::string& path, std::set<std::string>* seen)
       continue;
     }
     if (IsNotSynced(config_, child)) {
+      if (beside_noted_.size() >= kMaxBesideNoted) beside_noted_.clear();  // bounded
       if (IsBesideBackupName(config_, child) && beside_noted_.insert(child).second) {
         journal_.Note(child, spdlog::level::info, BesideSkipNote(config_, child));
       }

@@ -317,6 +317,7 @@ std::string ChangeFeed::PathFor(const Target& target, const std::string& name) c
   if (!IsNotSynced(config_, path)) return path;
   // Left out by a config choice the admin may not know the reach of: said
   // once (issue 11: it used to leave no trace).
+  if (beside_noted_.size() >= kMaxBesideNoted) beside_noted_.clear();  // bounded
   if (IsBesideBackupName(config_, path) && beside_noted_.insert(path).second) {
     listener_.note(path, spdlog::level::info, BesideSkipNote(config_, path));
   }
