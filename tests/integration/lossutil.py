@@ -139,6 +139,18 @@ def wait_rc_state(c: Cluster, node: str, path: str, rc_want: int, state_want: st
                               f"state {path_state(c, node, path)[:2]})")
 
 
+def resolve_and_wait(c: Cluster, node: str, path: str, *args: str) -> None:
+    """`syncr resolve PATH [args]` on node, which must exit 0, then every
+    node's status exits 0 with the path "in sync"."""
+    r = c.cli(node, "resolve", path, *args)
+    if r.returncode != 0:
+        raise AssertionError(f"`syncr resolve {path} {' '.join(args)}` on {node}: "
+                             f"rc={r.returncode} stdout={r.stdout!r} stderr={r.stderr!r}")
+    for n in c.names:
+        wait_rc_state(c, n, path, 0, "in sync")
+    wait_all_in_sync(c)
+
+
 def not_in_sync(c: Cluster, node: str) -> str:
     """What node's status shows as not in sync (for failure messages)."""
     rc, st = c.status(node)

@@ -13,7 +13,8 @@ import unittest
 
 from harness import ClusterTestCase, sha256_hex
 from lossutil import (ACTION, action_runs, log_lines, make_concurrent, path_state,
-                      settle_actions, wait_all_in_sync, wait_rc_state, wait_status_content)
+                      resolve_and_wait, settle_actions, wait_all_in_sync, wait_rc_state,
+                      wait_status_content)
 
 P = "/etc/app.conf"
 MARK = "/etc/marker.conf"
@@ -72,12 +73,7 @@ class ConflictTest(ClusterTestCase):
             self.assertEqual(path_state(c, n, P)[0], "conflict", f"state of {P} on {n}")
             self.assertEqual(c.read(n, P), b1, f"content on {n}")
         # the losing content can be restored from history on both nodes (generation exists)
-        r = c.cli("a", "resolve", P)
-        self.assertEqual(r.returncode, 0, f"`syncr resolve {P}` on a: rc={r.returncode} "
-                         f"stdout={r.stdout!r} stderr={r.stderr!r}")
-        for n in ("a", "b"):
-            wait_rc_state(c, n, P, 0, "in sync")
-        wait_all_in_sync(c)
+        resolve_and_wait(c, "a", P)
         for n in ("a", "b"):
             self.assertEqual(c.read(n, P), b1, f"`resolve` (keep) changed the content on {n}")
 

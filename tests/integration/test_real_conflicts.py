@@ -15,8 +15,9 @@ import time
 import unittest
 
 from harness import ClusterTestCase, find_peer, read_text, sha256_hex
-from lossutil import (ACTION, action_runs, log_lines, path_state, settle_actions,
-                      status_hash, wait_all_in_sync, wait_rc_state, wait_status_content)
+from lossutil import (ACTION, action_runs, log_lines, path_state, resolve_and_wait,
+                      settle_actions, status_hash, wait_all_in_sync, wait_rc_state,
+                      wait_status_content)
 
 P = "/etc/app.conf"
 F = "/etc/added.conf"
@@ -101,12 +102,7 @@ class RealConflictsTest(ClusterTestCase):
                          what=lambda n=n: f"{n}'s history of {P} to keep b's offline edit as a "
                                           f"conflict generation (history: {c.generations(n, P)})")
 
-        r = c.cli("a", "resolve", P)
-        self.assertEqual(r.returncode, 0, f"`syncr resolve {P}` on a: rc={r.returncode} "
-                         f"stdout={r.stdout!r} stderr={r.stderr!r}")
-        for n in ("a", "b"):
-            wait_rc_state(c, n, P, 0, "in sync")
-        wait_all_in_sync(c)
+        resolve_and_wait(c, "a", P)
         for n in ("a", "b"):
             self.assertEqual(c.read(n, P), late, f"content of {P} on {n} after resolve")
 

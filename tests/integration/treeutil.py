@@ -16,9 +16,10 @@ from harness import CLI_TIMEOUT_S, as_int
 
 # ---------------------------------------------------------------- snapshots
 
-def describe(full: str):
+def describe(full: str, with_mtime: bool = False):
     """What one path is on disk, as a comparable tuple, or None when absent:
-    ("dir", mode) / ("file", sha256, mode) / ("link", target) / ("other", type)."""
+    ("dir", mode) / ("file", sha256, mode) / ("link", target) / ("other", type);
+    with_mtime, a file's tuple ends with its mtime_ns."""
     try:
         st = os.lstat(full)
     except FileNotFoundError:
@@ -29,7 +30,9 @@ def describe(full: str):
         return ("dir", st.st_mode & 0o7777)
     if stat.S_ISREG(st.st_mode):
         with open(full, "rb") as f:
-            return ("file", hashlib.sha256(f.read()).hexdigest(), st.st_mode & 0o7777)
+            digest = hashlib.sha256(f.read()).hexdigest()
+        mtime = (st.st_mtime_ns,) if with_mtime else ()
+        return ("file", digest, st.st_mode & 0o7777) + mtime
     return ("other", stat.S_IFMT(st.st_mode))
 
 

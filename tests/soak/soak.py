@@ -50,7 +50,6 @@ import random
 import re
 import shutil
 import signal
-import stat
 import sys
 import time
 import traceback
@@ -59,6 +58,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 import harness  # noqa: E402  (needs the sys.path line above)
+import treeutil  # noqa: E402
 
 ENTRY = "/srv/data"
 SHARED_DIRS = tuple(f"{ENTRY}/s{i}" for i in range(3))
@@ -194,20 +194,9 @@ class Model:
 # ---------------------------------------------------------------- disk
 
 def describe(full: str):
-    """What one path is on disk, comparable with FileState/DirState.describe()."""
-    try:
-        st = os.lstat(full)
-    except FileNotFoundError:
-        return None
-    if stat.S_ISLNK(st.st_mode):
-        return ("link", os.readlink(full))
-    if stat.S_ISDIR(st.st_mode):
-        return ("dir", st.st_mode & 0o7777)
-    if stat.S_ISREG(st.st_mode):
-        with open(full, "rb") as f:
-            digest = hashlib.sha256(f.read()).hexdigest()
-        return ("file", digest, st.st_mode & 0o7777, st.st_mtime_ns)
-    return ("other", stat.S_IFMT(st.st_mode))
+    """What one path is on disk, comparable with FileState/DirState.describe()
+    (a file with its mtime)."""
+    return treeutil.describe(full, with_mtime=True)
 
 
 def snapshot(node: harness.Node) -> dict:
