@@ -50,14 +50,22 @@ std::string Printable(std::string_view s) {
   return out;
 }
 
+namespace {
+
+// FILE.1 ... FILE.N are the legacy-layout backups, not synced files.
+bool IsBesideName(const SyncEntry& entry, std::string_view name) {
+  if (!entry.beside) return false;
+  const size_t dot = name.find_last_of('.');
+  return dot != std::string_view::npos && dot + 1 < name.size() &&
+         name.find_first_not_of("0123456789", dot + 1) == std::string_view::npos;
+}
+
+}  // namespace
+
 bool IsBesideBackupName(const Config& config, const std::string& path) {
   const SyncEntry* entry = config.FindEntry(path);
-  if (!entry || !entry->beside || path == entry->path) return false;
-  // FILE.1 ... FILE.N are the legacy-layout backups, not synced files.
-  const std::string name = path.substr(path.find_last_of('/') + 1);
-  const size_t dot = name.find_last_of('.');
-  return dot != std::string::npos && dot + 1 < name.size() &&
-         name.find_first_not_of("0123456789", dot + 1) == std::string::npos;
+  if (!entry || path == entry->path) return false;
+  return IsBesideName(*entry, std::string_view(path).substr(path.find_last_of('/') + 1));
 }
 
 std::string BesideSkipNote(const Config& config, const std::string& path) {
@@ -75,7 +83,7 @@ bool IsNotSynced(const Config& config, const std::string& path) {
   const size_t slash = path.find_last_of('/');
   const std::string name = path.substr(slash + 1);
   if (IsSyncrTempName(name)) return true;
-  if (IsBesideBackupName(config, path)) return true;
+  if (IsBesideName(*entry, name)) return true;
   if (!IsCleanPath(path)) return true;
   return IsExcludedPath(entry->exclude, path.substr(entry->path.size() + 1));
 }
@@ -99,7 +107,7 @@ Status CheckSyncedPath(const Config& config, const std::string& path) {
       return Status::Refused("refused path " + path +
                              ": named like this node's own temp files (their token)");
     }
-    if (IsBesideBackupName(config, path)) {
+    if (IsBesideName(*entry, BaseName(path))) {
       // Written here, it would overwrite (or be rotated as) a backup
       // generation of its sibling: the configs disagree on beside.
       return Status::Refused("refused path " + path + ": named like a backup (FILE.N) and " +
