@@ -26,15 +26,21 @@
 namespace syncr {
 namespace {
 
-// Loads the config or prints why not; exit code 2 in `*code` on failure.
-std::optional<Config> Load(const std::string& config_flag, int* code) {
-  Result<Config> config = LoadConfig(ResolveConfigPath(config_flag));
-  if (!config.ok()) {
-    std::fprintf(stderr, "%s\n", config.status().ToString().c_str());
+// The loaded config, or nullopt after printing why not, with exit code 2
+// in `*code`.
+template <typename T>
+std::optional<T> LoadedOr2(Result<T> loaded, int* code) {
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "%s\n", loaded.status().ToString().c_str());
     *code = 2;
     return std::nullopt;
   }
-  return std::move(*config);
+  return std::move(*loaded);
+}
+
+// Loads the config or prints why not.
+std::optional<Config> Load(const std::string& config_flag, int* code) {
+  return LoadedOr2(LoadConfig(ResolveConfigPath(config_flag)), code);
 }
 
 /// The first of `problems` ("FILE:LINE: problem" lines), and how many follow.
@@ -51,13 +57,7 @@ std::string FirstProblem(const std::string& problems) {
 // its operator (SPEC "Config"), so the file is read leniently. An unreadable
 // file is still exit code 2 in `*code`.
 std::optional<LenientConfig> ReadLeniently(const std::string& config_flag, int* code) {
-  Result<LenientConfig> loaded = LoadConfigLeniently(ResolveConfigPath(config_flag));
-  if (!loaded.ok()) {
-    std::fprintf(stderr, "%s\n", loaded.status().ToString().c_str());
-    *code = 2;
-    return std::nullopt;
-  }
-  return std::move(*loaded);
+  return LoadedOr2(LoadConfigLeniently(ResolveConfigPath(config_flag)), code);
 }
 
 /// One warning line naming the file and its first problem, if it has any.
