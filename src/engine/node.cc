@@ -396,8 +396,12 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
   // and would then never arrive): a failure the sender retries, with its
   // backoff, until the origin's newer version of the path (its deletion, or
   // the directory made again) is what it sends.
+  // A path that is on disk has all its parents: the common case costs no
+  // walk up.
   std::vector<std::string> missing;
-  Result<bool> obsolete = DeletedWithParent(remote, entry, &missing);
+  const bool on_disk = quick.ok() && quick->type != FileType::kMissing;
+  Result<bool> obsolete =
+      on_disk ? Result<bool>(false) : DeletedWithParent(remote, entry, &missing);
   if (!obsolete.ok()) return obsolete.status();
   if (*obsolete) {
     return Status::WithCode(Code::kUnavailable,
