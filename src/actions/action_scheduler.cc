@@ -1,5 +1,7 @@
 #include "actions/action_scheduler.h"
 
+#include "common/escape.h"
+
 namespace syncr {
 
 ActionScheduler::ActionScheduler(EventLoop& loop, const Config& config, Journal& journal,
@@ -53,7 +55,8 @@ void ActionScheduler::Flush(const std::string& entry_path) {
   job.stop_on_error = entry->stop_on_error;
   job.env = std::move(plan.env);
   journal_.Note(entry->path, spdlog::level::info,
-                "actions for " + entry->path + " started (" + plan.event + " from " + plan.origin +
+                "actions for " + EscapeName(entry->path) + " started (" + plan.event + " from " +
+                    plan.origin +
                     (plan.tree ? ", " + std::to_string(plan.changed) + " changed paths" : "") +
                     ")");
   batches_.erase(it);
@@ -74,8 +77,9 @@ void ActionScheduler::OnRun(const ActionRun& run) {
   while (!out.empty() && out.back() == '\n') out.pop_back();
   auto level = run.exit_code == 0 ? spdlog::level::info : spdlog::level::warn;
   journal_.Note(run.path, level,
-                "action finished on " + run.path + ": `" + run.command + "` exit " +
-                    std::to_string(run.exit_code) + (out.empty() ? "" : ", output: " + out));
+                "action finished on " + EscapeName(run.path) + ": `" + run.command + "` exit " +
+                    std::to_string(run.exit_code) +
+                    (out.empty() ? "" : ", output: " + EscapeName(out)));
 }
 
 void ActionScheduler::ForgetStaleReports() {

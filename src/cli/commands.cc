@@ -9,10 +9,10 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/escape.h"
 #include "common/util.h"
 #include "config/config.h"
 #include "daemon/daemon.h"
-#include "engine/path_policy.h"
 #include "engine/version_vector.h"
 #include "net/local_socket.h"
 #include "os/accounts.h"
@@ -82,6 +82,19 @@ std::string ToJson(const google::protobuf::Message& message) {
   std::string out;
   (void)google::protobuf::util::MessageToJsonString(message, &out, options);
   return out;
+}
+
+/// `path` as a shell word an operator can paste: itself when it needs no
+/// quoting, else bash's $'...' with the escapes EscapeName shows.
+std::string ShellWord(const std::string& path) {
+  const std::string shown = EscapeName(path);
+  if (shown == path && path.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                              "0123456789/._-+@%:,=") == std::string::npos) {
+    return path;
+  }
+  std::string quoted = "$'";
+  for (char c : shown) quoted += c == '\'' ? std::string("\\'") : std::string(1, c);
+  return quoted + "'";
 }
 
 std::string Ago(int64_t ns) {
@@ -214,7 +227,7 @@ int CmdHistory(const std::string& config_flag, const std::string& path, bool jso
   if (!loaded) return code;
   const Config* config = &loaded->config;
   if (loaded->problems.empty() && !config->FindEntry(path)) {
-    std::fprintf(stderr, "syncr history: %s is not synced by %s\n", path.c_str(),
+    std::fprintf(stderr, "syncr history: %s is not synced by %s\n", EscapeName(path).c_str(),
                  config->source.c_str());
     return 2;
   }
@@ -225,9 +238,10 @@ int CmdHistory(const std::string& config_flag, const std::string& path, bool jso
   }
   std::vector<Generation> gens = (*store)->Generations(path);
   wire::History history;
-  history.set_path(path);
+  history.set_path(EscapeName(path));
   std::optional<wire::Version> now = (*store)->GetFile(path);
   if (now) *history.mutable_version() = *now;
+  history.mutable_version()->clear_path();  // bytes: shown escaped in history.path
   // Generation 1 is the newest content kept, which is what the path holds
   // only while it is a file with that content: not once it is deleted.
   const bool holds = now && now->kind() == wire::KIND_FILE;
@@ -248,15 +262,15 @@ int CmdHistory(const std::string& config_flag, const std::string& path, bool jso
     return 0;
   }
   if (gens.empty()) {
-    std::printf("%s: no generations kept yet\n", path.c_str());
+    std::printf("%s: no generations kept yet\n", EscapeName(path).c_str());
     return 0;
   }
   if (now && now->kind() == wire::KIND_DELETED) {
     std::printf(
         "%s was deleted at %s by %s (version %s); generation 1 is its last content:\n"
         "`syncr restore %s -g 1` brings it back on every node\n\n",
-        Printable(path).c_str(), FormatTime(now->change_ns()).c_str(), now->origin().c_str(),
-        ToString(now->vv()).c_str(), Printable(path).c_str());
+        EscapeName(path).c_str(), FormatTime(now->change_ns()).c_str(), now->origin().c_str(),
+        ToString(now->vv()).c_str(), ShellWord(path).c_str());
   }
   std::printf("%-4s %-20s %10s  %-13s %-10s %-14s %s\n", "GEN", "TIME", "SIZE", "HASH", "ORIGIN",
               "VERSION", "NOTE");
@@ -278,7 +292,7 @@ int CmdRestore(const std::string& config_flag, const std::string& path, int gene
   std::optional<Config> config = Load(config_flag, &code);
   if (!config) return code;
   if (!config->FindEntry(path)) {
-    std::fprintf(stderr, "syncr restore: %s is not synced by %s\n", path.c_str(),
+    std::fprintf(stderr, "syncr restore: %s is not synced by %s\n", EscapeName(path).c_str(),
                  config->source.c_str());
     return 2;
   }
@@ -313,8 +327,8 @@ int CmdRestore(const std::string& config_flag, const std::string& path, int gene
     std::fprintf(stderr, "syncr restore: %s\n", s.ToString().c_str());
     return 1;
   }
-  std::printf("restored %s to generation %d (%zu bytes, %s from %s)\n", path.c_str(), generation,
-              content->size(), Hex(g.hash).substr(0, 12).c_str(), g.origin.c_str());
+  std::printf("restored %s to generation %d (%zu bytes, %s from %s)\n", EscapeName(path).c_str(),
+              generation, content->size(), Hex(g.hash).substr(0, 12).c_str(), g.origin.c_str());
   return 0;
 }
 
@@ -332,8 +346,8 @@ int DiffAgainst(const Config& config, const std::string& path, const std::string
   close(fd);
   SpawnOptions options;
   options.argv = {"diff",    "-u",
-                  "--label", path + " (" + label + ")",
-                  "--label", path + " (current)",
+                  "--label", EscapeName(path) + " (" + label + ")",
+                  "--label", EscapeName(path) + " (current)",
                   temp,      config.DiskPath(path)};
   options.stdout_fd = 1;
   options.new_process_group = false;
@@ -350,7 +364,7 @@ int CmdDiff(const std::string& config_flag, const std::string& path, int generat
   if (!loaded) return code;
   const Config* config = &loaded->config;
   if (loaded->problems.empty() && !config->FindEntry(path)) {
-    std::fprintf(stderr, "syncr diff: %s is not synced by %s\n", path.c_str(),
+    std::fprintf(stderr, "syncr diff: %s is not synced by %s\n", EscapeName(path).c_str(),
                  config->source.c_str());
     return 2;
   }
@@ -366,8 +380,8 @@ int CmdDiff(const std::string& config_flag, const std::string& path, int generat
     }
     const wire::FetchReply& f = reply->fetch();
     if (!f.error().empty() || !f.found()) {
-      std::fprintf(stderr, "syncr diff: %s has no copy of %s%s%s\n", peer.c_str(), path.c_str(),
-                   f.error().empty() ? "" : ": ", f.error().c_str());
+      std::fprintf(stderr, "syncr diff: %s has no copy of %s%s%s\n", peer.c_str(),
+                   EscapeName(path).c_str(), f.error().empty() ? "" : ": ", f.error().c_str());
       return 2;
     }
     return DiffAgainst(*config, path, f.content(),
@@ -404,7 +418,7 @@ int CmdResolve(const std::string& config_flag, const std::string& path, const st
     return 1;
   }
   std::printf("resolved the conflict on %s%s; the resolution replicates to every node\n",
-              path.c_str(),
+              EscapeName(path).c_str(),
               take.empty() ? " (kept the current content)"
                            : (" (took the version from " + take + ")").c_str());
   return 0;

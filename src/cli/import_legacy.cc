@@ -11,6 +11,7 @@
 #include <map>
 #include <string_view>
 
+#include "common/escape.h"
 #include "common/util.h"
 #include "config/config.h"
 
@@ -46,42 +47,6 @@ std::string Trim(std::string_view s) {
   if (begin == std::string_view::npos) return "";
   size_t end = s.find_last_not_of(" \t");
   return std::string(s.substr(begin, end - begin + 1));
-}
-
-/// Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF):
-/// TOML documents must be valid UTF-8.
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto byte = static_cast<unsigned char>(s[i]);
-    size_t len = 0;
-    uint32_t cp = 0;
-    if (byte < 0x80) {
-      ++i;
-      continue;
-    } else if ((byte & 0xE0) == 0xC0) {
-      len = 2;
-      cp = byte & 0x1F;
-    } else if ((byte & 0xF0) == 0xE0) {
-      len = 3;
-      cp = byte & 0x0F;
-    } else if ((byte & 0xF8) == 0xF0) {
-      len = 4;
-      cp = byte & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > s.size()) return false;
-    for (size_t k = 1; k < len; ++k) {
-      auto next = static_cast<unsigned char>(s[i + k]);
-      if ((next & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (next & 0x3F);
-    }
-    constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMinForLength[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += len;
-  }
-  return true;
 }
 
 /// `s` made safe for a TOML comment: no control characters but tab, valid

@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/escape.h"
+
 namespace syncr {
 
 std::string_view CodeName(Code code) {
@@ -124,7 +126,15 @@ Status Status::WithCode(Code code, std::string message, std::string path) {
   Status s;
   // An "error" without a kind is still an error.
   s.code_ = code == Code::kOk ? Code::kInternal : code;
-  s.message_ = std::move(message);
+  // A raw name in it must not break a frame or forge a log line; a message
+  // of several lines (a config's errors) keeps its lines.
+  for (size_t start = 0; start <= message.size();) {
+    size_t end = message.find('\n', start);
+    if (end == std::string::npos) end = message.size();
+    s.message_ += SafeText(std::string_view(message).substr(start, end - start));
+    if (end < message.size()) s.message_ += '\n';
+    start = end + 1;
+  }
   s.path_ = std::move(path);
   return s;
 }
@@ -133,16 +143,16 @@ Status Status::Refused(std::string message) { return WithCode(Code::kRefused, st
 
 Status Status::TooBig(const std::string& path, uint64_t size, uint64_t limit) {
   return WithCode(Code::kTooBig,
-                  path + ": " + std::to_string(size) + " bytes is more than max_file_bytes (" +
-                      std::to_string(limit) + ")",
+                  EscapeName(path) + ": " + std::to_string(size) +
+                      " bytes is more than max_file_bytes (" + std::to_string(limit) + ")",
                   path);
 }
 
 std::string Status::ToString() const {
   if (ok()) return "ok";
   if (!message_.empty()) return message_;
-  std::string out = op_;
-  if (!path_.empty()) out += " " + path_;
+  std::string out = SafeText(op_);
+  if (!path_.empty()) out += " " + EscapeName(path_);
   out += ": ";
   out += std::strerror(err_);
   return out;

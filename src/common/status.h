@@ -59,6 +59,8 @@ class Status {
   static Status Error(std::string message);
   /// An error of kind `code`. The message says what and where; `path`, if
   /// the error concerns one, is kept apart for callers (status) as well.
+  /// Every line of the message is kept as SafeText (common/escape.h): a
+  /// name put in it unescaped cannot break a frame.
   static Status WithCode(Code code, std::string message, std::string path = "");
   /// A path this node does not accept (kRefused): the peer is told not to
   /// retry. The message starts "refused path ...".
@@ -71,7 +73,8 @@ class Status {
   /// The errno of a Sys error; 0 otherwise.
   int err() const { return err_; }
   const std::string& path() const { return path_; }
-  /// "rename /etc/.hosts.tmp -> /etc/hosts: No space left on device".
+  /// "rename /etc/.hosts.tmp -> /etc/hosts: No space left on device", with
+  /// the path escaped (EscapeName).
   std::string ToString() const;
 
   /// Same code, errno, path and text.

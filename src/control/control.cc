@@ -1,6 +1,6 @@
 #include "control/control.h"
 
-#include "engine/path_policy.h"
+#include "common/escape.h"
 
 namespace syncr {
 

@@ -12,10 +12,10 @@
 #include <set>
 
 #include "actions/action_scheduler.h"
+#include "common/escape.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "control/control.h"
-#include "engine/path_policy.h"
 #include "loop/event_loop.h"
 #include "os/temp_names.h"
 #include "peer/inbound.h"
@@ -261,10 +261,11 @@ void DaemonImpl::RunActionsFor(const Change& change) {
 std::string DaemonImpl::Resolve(const wire::ResolveRequest& request) {
   Result<Change> change = replica_->node().Resolve(request.path(), request.take());
   if (!change.ok()) return change.status().ToString();
-  journal_->Note(request.path(), spdlog::level::info,
-                 "conflict on " + request.path() + " resolved by the operator" +
-                     (request.take().empty() ? ", keeping the current content"
-                                             : ", taking the version from " + request.take()));
+  journal_->Note(
+      request.path(), spdlog::level::info,
+      "conflict on " + EscapeName(request.path()) + " resolved by the operator" +
+          (request.take().empty() ? ", keeping the current content"
+                                  : ", taking the version from " + Printable(request.take())));
   OnLocalChange(*change, false);
   return "";
 }
@@ -368,7 +369,7 @@ void DaemonImpl::Reload() {
   for (const std::string& path : old_entries) {
     if (new_entries.count(path)) continue;
     feed_->ForgetEntry(path);
-    journal_->Note(path, spdlog::level::info, "SIGHUP: no longer syncing " + path);
+    journal_->Note(path, spdlog::level::info, "SIGHUP: no longer syncing " + EscapeName(path));
   }
   // Directories an inotify limit left unwatched: the operator may just have
   // raised it. Watched and rescanned now, not at the next retry; before
@@ -382,7 +383,7 @@ void DaemonImpl::Reload() {
   }
   for (const std::string& path : new_entries) {
     if (old_entries.count(path)) continue;
-    journal_->Note(path, spdlog::level::info, "SIGHUP: now syncing " + path);
+    journal_->Note(path, spdlog::level::info, "SIGHUP: now syncing " + EscapeName(path));
     replica_->AddEntry(path);
     // Peers that are up learn of it now, not at their next reconnect.
     std::vector<std::string> paths;

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "common/escape.h"
 #include "common/util.h"
 #include "engine/path_policy.h"
 #include "os/accounts.h"
@@ -42,7 +43,8 @@ Result<Observed> Node::ObserveDisk(const std::string& path, std::string* content
   if (!snap.ok()) return snap.status();
   Observed obs;
   if (snap->info.type == FileType::kOther) {
-    return Status::Error(disk_path + ": not a regular file, directory or symlink; skipped");
+    return Status::Error(EscapeName(disk_path) +
+                         ": not a regular file, directory or symlink; skipped");
   }
   obs.kind = KindOf(snap->info.type);
   if (obs.kind == wire::KIND_NONE) return obs;
@@ -241,7 +243,8 @@ Status Node::WriteToDisk(const wire::Update& update, const wire::Version* local,
                               config_.limits.max_file_bytes);
       }
       if (Sha256(update.content()) != remote.hash()) {
-        return Status::WithCode(Code::kCorrupt, remote.path() + ": content does not match its hash",
+        return Status::WithCode(Code::kCorrupt,
+                                EscapeName(remote.path()) + ": content does not match its hash",
                                 remote.path());
       }
       return disk_.ReplaceFile(disk_path, update.content(), meta);
@@ -253,8 +256,9 @@ Status Node::WriteToDisk(const wire::Update& update, const wire::Version* local,
     }
     case wire::KIND_SYMLINK:
       if (Sha256(remote.link_target()) != remote.hash()) {
-        return Status::WithCode(
-            Code::kCorrupt, remote.path() + ": link target does not match its hash", remote.path());
+        return Status::WithCode(Code::kCorrupt,
+                                EscapeName(remote.path()) + ": link target does not match its hash",
+                                remote.path());
       }
       return disk_.ReplaceSymlink(disk_path, remote.link_target(), meta);
     case wire::KIND_DELETED: {
@@ -271,10 +275,10 @@ Status Node::WriteToDisk(const wire::Update& update, const wire::Version* local,
         if (!left.ok()) return left.status();
         for (const auto& [child, type] : *left) {
           if (!IsNotSynced(config_, remote.path() + "/" + child)) {
-            return Status::WithCode(
-                Code::kBusy,
-                remote.path() + " still holds " + child + ": its deletion has not arrived yet",
-                remote.path());
+            return Status::WithCode(Code::kBusy,
+                                    EscapeName(remote.path()) + " still holds " +
+                                        EscapeName(child) + ": its deletion has not arrived yet",
+                                    remote.path());
           }
         }
         return Status();
@@ -282,7 +286,8 @@ Status Node::WriteToDisk(const wire::Update& update, const wire::Version* local,
       return disk_.Remove(disk_path);
     }
     default:
-      return Status::Error(remote.path() + ": unknown kind " + std::to_string(remote.kind()));
+      return Status::Error(EscapeName(remote.path()) + ": unknown kind " +
+                           std::to_string(remote.kind()));
   }
 }
 
@@ -317,7 +322,7 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
     Result<FileInfo> root = disk_.Lstat(config_.DiskPath(entry->path));
     if (!root.ok()) return root.status();
     if (root->type != FileType::kDirectory) {
-      return Status::Refused("refused path " + path + ": " + entry->path +
+      return Status::Refused("refused path " + EscapeName(path) + ": " + EscapeName(entry->path) +
                              " is not a directory on this node");
     }
     batch_directory_entries_.insert(entry->path);
@@ -378,7 +383,7 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
       }
       if (Status s = store_.PutFile(kept); !s.ok()) return s;
       out.now_have = kept.vv();
-      out.note = "conflict on " + path + ": kept the change from " + kept.origin() +
+      out.note = "conflict on " + EscapeName(path) + ": kept the change from " + kept.origin() +
                  ", the concurrent change from " + remote.origin() + " lost (kept as a backup)";
       return out;
     }
@@ -417,7 +422,7 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
   if (out.decision == RemoteDecision::kApply && remote.conflict() && local &&
       !remote.lost_hash().empty() && local->hash() == remote.lost_hash() &&
       remote.hash() != local->hash()) {
-    out.note = "conflict on " + path + ": the change from " + remote.lost_origin() +
+    out.note = "conflict on " + EscapeName(path) + ": the change from " + remote.lost_origin() +
                " lost to the change from " + remote.origin() + " (kept as a backup)";
   }
   PendingApply p;
@@ -426,7 +431,7 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
   p.conflict = out.decision == RemoteDecision::kConflictTakeRemote;
   p.over_baseline = out.decision == RemoteDecision::kTakeOverBaseline;
   if (p.conflict) {
-    out.note = "conflict on " + path + ": took the change from " + remote.origin() +
+    out.note = "conflict on " + EscapeName(path) + ": took the change from " + remote.origin() +
                ", the concurrent change from " + stored->origin() + " lost (kept as a backup)";
   }
   const bool rewrite =
@@ -437,7 +442,8 @@ Result<ApplyOutcome> Node::Decide(const wire::Update& update, std::optional<Pend
       return Status::TooBig(path, update.content().size(), config_.limits.max_file_bytes);
     }
     if (Sha256(update.content()) != remote.hash()) {
-      return Status::WithCode(Code::kCorrupt, path + ": content does not match its hash", path);
+      return Status::WithCode(Code::kCorrupt,
+                              EscapeName(path) + ": content does not match its hash", path);
     }
     const WriteMeta meta = MetaFor(remote);
     Result<std::string> temp =
@@ -746,13 +752,13 @@ Result<std::string> Node::ContentFor(const wire::Version& version) {
     // Not "gone": the disk could not be read, and say why.
     return Status::WithCode(
         obs.status().code(),
-        version.path() + ": the content of version " + ToString(version.vv()) +
+        EscapeName(version.path()) + ": the content of version " + ToString(version.vv()) +
             " is not in the backups, and the disk says: " + obs.status().ToString(),
         version.path());
   }
   return Status::WithCode(Code::kNotFound,
-                          version.path() + ": the content of version " + ToString(version.vv()) +
-                              " is neither on disk nor in the backups",
+                          EscapeName(version.path()) + ": the content of version " +
+                              ToString(version.vv()) + " is neither on disk nor in the backups",
                           version.path());
 }
 
@@ -765,7 +771,8 @@ Result<Change> Node::Resolve(const std::string& path, const std::string& take) {
   Result<std::optional<wire::Version>> found = store_.FindFile(path);
   if (!found.ok()) return found.status();
   const std::optional<wire::Version>& stored = *found;
-  if (!stored || !stored->conflict()) return Status::Error("no conflict to resolve on " + path);
+  if (!stored || !stored->conflict())
+    return Status::Error("no conflict to resolve on " + EscapeName(path));
   wire::Version v = *stored;
   Bump(v.mutable_vv(), name());
   v.set_conflict(false);
@@ -782,10 +789,10 @@ Result<Change> Node::Resolve(const std::string& path, const std::string& take) {
       if (gens[i].conflict && gens[i].origin == take) n = static_cast<int>(i) + 1;
     }
     if (n == 0) {
-      return Status::WithCode(
-          Code::kNotFound,
-          path + ": no kept conflict version from " + take + " (see syncr history " + path + ")",
-          path);
+      return Status::WithCode(Code::kNotFound,
+                              EscapeName(path) + ": no kept conflict version from " + take +
+                                  " (see syncr history " + EscapeName(path) + ")",
+                              path);
     }
     Result<std::string> content = backups_.Content(path, n);
     if (!content.ok()) return content.status();

@@ -1,5 +1,6 @@
 #include "engine/path_policy.h"
 
+#include "common/escape.h"
 #include "os/disk.h"
 #include "os/temp_names.h"
 
@@ -7,9 +8,8 @@ namespace syncr {
 
 bool IsCleanPath(const std::string& path) {
   if (path.empty() || path.size() > kMaxPathBytes || path[0] != '/') return false;
-  for (unsigned char c : path) {
-    if (c < 0x20 || c == 0x7f) return false;  // NUL, newlines, escapes: never a config file
-  }
+  // Any byte but NUL is a name's: newlines, escapes, not UTF-8 (SPEC 11).
+  if (path.find('\0') != std::string::npos) return false;
   if (path.size() > 1 && path.back() == '/') return false;
   size_t start = 1;
   while (start <= path.size()) {
@@ -28,26 +28,6 @@ bool IsExcludedPath(const std::vector<std::string>& globs, const std::string& re
     if (IsExcluded(globs, relpath.substr(0, slash))) return true;
   }
   return IsExcluded(globs, relpath);
-}
-
-std::string Printable(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s.substr(0, 300)) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c < 0x20 || c == 0x7f) {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (s.size() > 300) out += "...";
-  return out;
 }
 
 namespace {
@@ -91,27 +71,31 @@ bool IsNotSynced(const Config& config, const std::string& path) {
 Status CheckSyncedPath(const Config& config, const std::string& path) {
   if (!IsCleanPath(path)) {
     return Status::Refused("refused path '" + Printable(path) +
-                           "': not a clean absolute path (empty, '.' or '..' component, a control "
-                           "character, or too long)");
+                           "': not a clean absolute path (empty, '.' or '..' component, a NUL, "
+                           "or too long)");
   }
   const SyncEntry* entry = config.FindEntry(path);
-  if (!entry) return Status::Refused("refused path " + path + ": not synced by this node's config");
+  if (!entry) {
+    return Status::Refused("refused path " + Printable(path) +
+                           ": not synced by this node's config");
+  }
   if (path != entry->path) {
     const std::string rel = path.substr(entry->path.size() + 1);
     if (IsExcludedPath(entry->exclude, rel)) {
-      return Status::Refused("refused path " + path + ": excluded by " + entry->path);
+      return Status::Refused("refused path " + Printable(path) + ": excluded by " +
+                             EscapeName(entry->path));
     }
     if (IsSyncrTempName(BaseName(path))) {
       // Written here, it would pass for one of our own temp files: hidden
       // from the watcher and removed at the next start.
-      return Status::Refused("refused path " + path +
+      return Status::Refused("refused path " + Printable(path) +
                              ": named like this node's own temp files (their token)");
     }
     if (IsBesideName(*entry, BaseName(path))) {
       // Written here, it would overwrite (or be rotated as) a backup
       // generation of its sibling: the configs disagree on beside.
-      return Status::Refused("refused path " + path + ": named like a backup (FILE.N) and " +
-                             entry->path +
+      return Status::Refused("refused path " + Printable(path) +
+                             ": named like a backup (FILE.N) and " + EscapeName(entry->path) +
                              " keeps its backups beside its files here (beside = true); make "
                              "beside the same on every node");
     }

@@ -15,8 +15,9 @@ namespace syncr {
 
 constexpr size_t kMaxPathBytes = 4096;
 
-/// True for an absolute path with no empty, "." or ".." component, no NUL
-/// or other control character, no trailing slash, at most kMaxPathBytes long.
+/// True for an absolute path with no empty, "." or ".." component, no NUL,
+/// no trailing slash, at most kMaxPathBytes long. Any other byte is a
+/// name's (newlines, escapes, bytes that are not UTF-8: SPEC 11).
 bool IsCleanPath(const std::string& path);
 
 /// True if `relpath` (relative to its entry) or any directory above it is
@@ -26,8 +27,8 @@ bool IsExcludedPath(const std::vector<std::string>& globs, const std::string& re
 /// True if this node does not sync `path`: outside every entry, excluded
 /// (itself or a directory above it), a temp file of this node's own (its
 /// token, os/temp_names.h: a user's look-alike is synced), a legacy
-/// FILE.N backup when its entry keeps backups beside its files, or a name
-/// with a control character. The local watcher and the receiver ask the
+/// FILE.N backup when its entry keeps backups beside its files, or a path
+/// that is not clean. The local watcher and the receiver ask the
 /// same question.
 bool IsNotSynced(const Config& config, const std::string& path);
 
@@ -41,10 +42,6 @@ constexpr size_t kMaxBesideNoted = 10000;
 
 /// The log line for such a path: what, why, and how to sync it.
 std::string BesideSkipNote(const Config& config, const std::string& path);
-
-/// `s` with control characters and backslashes escaped (\n, \x1b), cut to
-/// 300 bytes: safe to put in a log line whatever a peer sent.
-std::string Printable(std::string_view s);
 
 /// Ok if `path` is clean, inside one of this node's sync entries, not
 /// excluded there and not named like this node's own temp files (their

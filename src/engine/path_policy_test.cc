@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "common/escape.h"
 #include "os/temp_names.h"
 
 namespace syncr {
@@ -20,6 +21,23 @@ Config OneEntry() {
 
 TEST(PathPolicyTest, CheckSyncedPathAcceptsASyncedPath) {
   EXPECT_TRUE(CheckSyncedPath(OneEntry(), "/etc/app/main.conf").ok());
+}
+
+// SPEC 11: a name is any bytes but NUL and '/'; the refusal shows it escaped.
+TEST(PathPolicyTest, AnyNameButNulIsSynced) {
+  const Config config = OneEntry();
+  for (const std::string& path :
+       {std::string("/etc/app/new\nline"), std::string("/etc/app/tab\there"),
+        std::string("/etc/app/esc\x1b[31m"), std::string("/etc/app/latin1-\xe9t\xe9")}) {
+    EXPECT_TRUE(IsCleanPath(path)) << EscapeName(path);
+    EXPECT_FALSE(IsNotSynced(config, path)) << EscapeName(path);
+    EXPECT_TRUE(CheckSyncedPath(config, path).ok()) << EscapeName(path);
+  }
+  const std::string nul("/etc/app/a\0b", 12);
+  EXPECT_FALSE(IsCleanPath(nul));
+  EXPECT_EQ(CheckSyncedPath(config, nul).ToString().find('\0'), std::string::npos);
+  EXPECT_NE(CheckSyncedPath(config, "/etc/other\nx").ToString().find("/etc/other\\nx"),
+            std::string::npos);
 }
 
 // The receiver tells a refusal (not retried) from a failure by the code; the

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "common/escape.h"
 #include "engine/decide.h"
 
 namespace syncr {
@@ -74,7 +75,8 @@ ActionPlan PlanActions(const Config& config, const SyncEntry& entry,
               "SYNCR_NODE=" + config.node.name};
   if (plan.tree) {
     std::string list;
-    for (const std::string& p : changed) list += p + "\n";
+    // One a line, escaped: a newline in a name cannot split it (SPEC 11).
+    for (const std::string& p : changed) list += EscapeName(p) + "\n";
     plan.env.push_back("SYNCR_CHANGED=" + list);
   }
   return plan;

@@ -54,7 +54,8 @@ struct ActionChange {
 /// The command list and environment (SPEC 8) for one run of `entry`'s
 /// actions over `changes` (oldest first, at least one): SYNCR_EVENT is the
 /// common event or "modified" when they differ, SYNCR_ORIGIN the newest
-/// change's origin, SYNCR_CHANGED (one path a line) for a directory entry.
+/// change's origin, SYNCR_CHANGED (one path a line, escaped: common/escape.h) for a directory
+/// entry.
 struct ActionPlan {
   std::vector<std::string> env;
   std::string event;

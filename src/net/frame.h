@@ -13,8 +13,9 @@
 namespace syncr {
 
 /// Protocol version spoken in Hello/Welcome.
-// 2: Ping/Pong, Welcome.max_file_bytes; 3: ActionReport, Pong.wall_ns.
-constexpr uint32_t kProtocolVersion = 3;
+// 2: Ping/Pong, Welcome.max_file_bytes; 3: ActionReport, Pong.wall_ns;
+// 4: paths, link targets and xattr names are bytes (any name, SPEC 11).
+constexpr uint32_t kProtocolVersion = 4;
 
 /// Appends the framed encoding of `frame` to `out`.
 void AppendFrame(const wire::Frame& frame, std::string* out);

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <vector>
 
+#include "common/escape.h"
 #include "common/util.h"
 
 namespace syncr {
@@ -58,7 +59,8 @@ std::string LookupUserName(uid_t uid) {
   passwd* found = nullptr;
   std::vector<char> buf(16384);
   if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) != 0 || !found) return "";
-  return pw.pw_name;
+  // A name the wire cannot carry as text is left to the number (uid).
+  return IsValidUtf8(pw.pw_name) ? pw.pw_name : "";
 }
 
 std::string LookupGroupName(gid_t gid) {
@@ -66,7 +68,7 @@ std::string LookupGroupName(gid_t gid) {
   group* found = nullptr;
   std::vector<char> buf(16384);
   if (getgrgid_r(gid, &gr, buf.data(), buf.size(), &found) != 0 || !found) return "";
-  return gr.gr_name;
+  return IsValidUtf8(gr.gr_name) ? gr.gr_name : "";
 }
 
 std::optional<uid_t> LookupUserId(const std::string& name) {

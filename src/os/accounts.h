@@ -10,8 +10,8 @@
 
 namespace syncr {
 
-std::string UserName(uid_t uid);   ///< "" when unknown
-std::string GroupName(gid_t gid);  ///< "" when unknown
+std::string UserName(uid_t uid);   ///< "" when unknown or not UTF-8
+std::string GroupName(gid_t gid);  ///< "" when unknown or not UTF-8
 std::optional<uid_t> LookupUser(const std::string& name);
 std::optional<gid_t> LookupGroup(const std::string& name);
 

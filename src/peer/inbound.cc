@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/escape.h"
 #include "common/util.h"
 #include "engine/path_policy.h"
 #include "engine/version_vector.h"

@@ -9,9 +9,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/escape.h"
 #include "common/util.h"
 #include "engine/decide.h"
-#include "engine/path_policy.h"
 #include "engine/plan.h"
 #include "engine/version_vector.h"
 #include "os/subprocess.h"
@@ -269,7 +269,7 @@ void PeerLink::OnFrame(const wire::Frame& frame) {
       if (hooks_.fetch_reply) hooks_.fetch_reply(peer_.name, frame.fetch_reply());
       return;
     case wire::Frame::kError:
-      Down(peer_.name + " said: " + Printable(frame.error().message()));
+      Down(peer_.name + " said: " + PrintableText(frame.error().message()));
       return;
     default:
       break;
@@ -334,19 +334,19 @@ void PeerLink::OnAck(const wire::Ack& ack) {
     store_.PutPeerHas(peer_.name, ack.path(), ack.vv());
     outbox_.Accepted(ack.path());
     OnApplied(ack.path());
-    spdlog::debug("{} acknowledged {} {}", peer_.name, ack.path(), ToString(ack.vv()));
+    spdlog::debug("{} acknowledged {} {}", peer_.name, EscapeName(ack.path()), ToString(ack.vv()));
   } else if (ack.refused()) {
     // The peer's config does not sync it: retrying cannot help, and an
     // idle node must stay idle. Status shows it until the configs agree.
     failed_.erase(ack.path());  // shown as refused instead
     if (!outbox_.WasRefused(ack.path())) {
       journal_.Note(ack.path(), spdlog::level::warn,
-                    peer_.name + " refused " + Printable(ack.path()) + ": " +
-                        Printable(ack.error()) + " (not retried; make the configs agree)");
+                    peer_.name + " refused " + EscapeName(ack.path()) + ": " +
+                        PrintableText(ack.error()) + " (not retried; make the configs agree)");
     }
     std::optional<wire::Version> v = store_.GetFile(ack.path());
     outbox_.Refuse(ack.path(), v ? v->vv() : wire::VersionVector(),
-                   "refused: " + Printable(ack.error()));
+                   "refused: " + PrintableText(ack.error()));
   } else {
     OnApplyFailed(ack);
   }
@@ -357,7 +357,7 @@ void PeerLink::OnAck(const wire::Ack& ack) {
 // the log says it once, again when the peer's error changes, and every
 // kStillFailingLogMs while it lasts; not at every retry.
 void PeerLink::OnApplyFailed(const wire::Ack& ack) {
-  const std::string error = Printable(ack.error());
+  const std::string error = PrintableText(ack.error());
   ApplyFailure& failure = failed_[ack.path()];
   ++failure.attempts;
   const int64_t now = loop_.clock().MonoMs();
@@ -365,14 +365,14 @@ void PeerLink::OnApplyFailed(const wire::Ack& ack) {
   const bool due = now - failure.logged_ms >= kStillFailingLogMs;
   if (changed) {
     journal_.Note(ack.path(), spdlog::level::warn,
-                  peer_.name + " could not apply " + Printable(ack.path()) + ": " + error +
+                  peer_.name + " could not apply " + EscapeName(ack.path()) + ": " + error +
                       "; retrying with a backoff of up to " + Seconds(kRetryFailedMaxMs));
   } else if (due) {
     journal_.Note(ack.path(), spdlog::level::warn,
-                  peer_.name + " still cannot apply " + Printable(ack.path()) + " after " +
+                  peer_.name + " still cannot apply " + EscapeName(ack.path()) + " after " +
                       std::to_string(failure.attempts) + " attempts: " + error + " (retrying)");
   } else {
-    spdlog::debug("{} could not apply {} again (attempt {})", peer_.name, Printable(ack.path()),
+    spdlog::debug("{} could not apply {} again (attempt {})", peer_.name, EscapeName(ack.path()),
                   failure.attempts);
   }
   if (changed || due) failure.logged_ms = now;
@@ -387,7 +387,7 @@ void PeerLink::OnApplied(const std::string& path) {
   auto it = failed_.find(path);
   if (it == failed_.end()) return;
   journal_.Note(path, spdlog::level::info,
-                peer_.name + " applied " + Printable(path) + " after " +
+                peer_.name + " applied " + EscapeName(path) + " after " +
                     std::to_string(it->second.attempts) + " failed attempts");
   failed_.erase(it);
   retry_delay_ms_ = kRetryFailedMs;
@@ -448,14 +448,14 @@ void PeerLink::Pump() {
                               " accepts up to " + std::to_string(peer_max_file_bytes_) +
                               " (raise max_file_bytes in its [limits])";
       journal_.Note(*path, spdlog::level::warn,
-                    "not sending " + Printable(*path) + " to " + peer_.name + ": " + why);
+                    "not sending " + EscapeName(*path) + " to " + peer_.name + ": " + why);
       outbox_.Refuse(*path, v->vv(), why);
       continue;
     }
     Result<std::string> content = node_.ContentFor(*v);
     if (!content.ok()) {
       journal_.Note(*path, spdlog::level::warn,
-                    "cannot send " + *path + ": " + content.status().ToString());
+                    "cannot send " + EscapeName(*path) + ": " + content.status().ToString());
       hooks_.rescan(*path);
       continue;
     }
@@ -466,7 +466,7 @@ void PeerLink::Pump() {
     const uint64_t bytes = frame.update().content().size() + kUpdateOverhead;
     channel_->Send(frame);
     outbox_.Sent(*path, bytes);
-    spdlog::debug("sent {} {} to {}", *path, ToString(v->vv()), peer_.name);
+    spdlog::debug("sent {} {} to {}", EscapeName(*path), ToString(v->vv()), peer_.name);
   }
   Flush();
 }

@@ -2,9 +2,9 @@
 
 #include <cstdlib>
 
+#include "common/escape.h"
 #include "common/util.h"
 #include "engine/decide.h"
-#include "engine/path_policy.h"
 #include "engine/plan.h"
 
 namespace syncr {
@@ -96,7 +96,7 @@ wire::StatusReply BuildStatus(const Config& config, const StatusInput& input) {
       ++pending;
       if (auto failed = peer.failed.find(v->path()); failed != peer.failed.end()) {
         wire::PathFailure* f = p->add_failing();
-        f->set_path(v->path());
+        f->set_path(EscapeName(v->path()));
         f->set_error(failed->second);
       }
     }
@@ -106,10 +106,11 @@ wire::StatusReply BuildStatus(const Config& config, const StatusInput& input) {
   }
   for (const wire::Version* v : files) {
     wire::PathStatus* ps = reply.add_paths();
-    ps->set_path(v->path());
+    ps->set_path(EscapeName(v->path()));
     const SyncEntry* entry = config.FindEntry(v->path());
     ps->set_entry(entry->path);
     *ps->mutable_version() = *v;
+    ps->mutable_version()->clear_path();  // bytes: shown escaped in ps->path
     for (const PeerSnapshot& peer : input.peers) {
       if (!lacks(peer, *v)) continue;
       auto refused = peer.refused.find(v->path());
@@ -154,7 +155,7 @@ wire::StatusReply BuildStatus(const Config& config, const StatusInput& input) {
   }
   for (const auto& [path, why] : input.path_problems) {
     if (config.FindEntry(path) && !rows.count(path)) {
-      reply.add_problems(path + ": " + why);
+      reply.add_problems(EscapeName(path) + ": " + why);
       in_sync = false;
     }
   }

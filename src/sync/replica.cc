@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/escape.h"
 #include "common/util.h"
 #include "engine/path_policy.h"
 #include "engine/plan.h"
@@ -89,7 +90,7 @@ void Replica::ScanAtStart() {
     for (const Change& change : *adopted) {
       const std::string& path = change.version.path();
       journal_.Note(path, spdlog::level::info,
-                    "recovered " + Printable(path) + ": it holds the version from " +
+                    "recovered " + EscapeName(path) + ": it holds the version from " +
                         change.version.origin() +
                         " this node was applying when it stopped; its actions run now");
       // The crash may have come before the actions ran: run them (a
@@ -105,7 +106,8 @@ void Replica::ScanAtStart() {
       if (node_->ForgetIfMissingAtStart(entry.path)) {
         journal_.Note(
             entry.path, spdlog::level::warn,
-            entry.path + " is missing at start: not taken as a deletion; catch-up will restore it");
+            EscapeName(entry.path) +
+                " is missing at start: not taken as a deletion; catch-up will restore it");
         continue;
       }
       // Only an entry this store has never seen is a first watch (SPEC 6):
@@ -170,7 +172,7 @@ void Replica::ScanTreeNow(const std::string& path, bool recursive) {
   if (info.ok() && info->type == FileType::kOther) {
     // Devices, fifos and sockets are not synced (SPEC 11): one log line, not
     // a failure.
-    spdlog::info("skipping {}: devices, fifos and sockets are not synced", Printable(path));
+    spdlog::info("skipping {}: devices, fifos and sockets are not synced", EscapeName(path));
     failures_.erase(path);
     return;
   }
@@ -199,7 +201,7 @@ void Replica::ScanTreeInto(const std::string& path, std::set<std::string>* seen)
   Result<std::vector<std::pair<std::string, FileType>>> names = disk_->List(config_.DiskPath(path));
   if (!names.ok()) {
     journal_.Note(path, spdlog::level::warn,
-                  "cannot list " + path + ": " + names.status().ToString());
+                  "cannot list " + EscapeName(path) + ": " + names.status().ToString());
     return;
   }
   std::sort(names->begin(), names->end());
@@ -221,7 +223,7 @@ void Replica::ScanTreeInto(const std::string& path, std::set<std::string>* seen)
     }
     if (type == FileType::kOther) {
       if (seen->insert(child).second) {
-        spdlog::info("skipping {}: devices, fifos and sockets are not synced", child);
+        spdlog::info("skipping {}: devices, fifos and sockets are not synced", EscapeName(child));
       }
       continue;
     }
@@ -274,7 +276,7 @@ void Replica::ScanNow(const std::string& path, bool* writer_open) {
   if (!change.ok()) {
     if (Failed(path, "cannot read it", change.status())) {
       journal_.Note(path, spdlog::level::warn,
-                    "cannot read " + path + ": " + change.status().ToString());
+                    "cannot read " + EscapeName(path) + ": " + change.status().ToString());
     }
     return;
   }
@@ -293,8 +295,8 @@ void Replica::OnLocalChange(const Change& change) {
     return;
   }
   journal_.Note(v.path(), spdlog::level::info,
-                "local change " + change.event + " " + v.path() + " version " + ToString(v.vv()) +
-                    " hash " + ShortHash(v.hash()));
+                "local change " + change.event + " " + EscapeName(v.path()) + " version " +
+                    ToString(v.vv()) + " hash " + ShortHash(v.hash()));
   listener_.local_change(change, false);
 }
 
@@ -332,10 +334,10 @@ std::vector<Replica::Outcome> Replica::Apply(const std::string& peer,
     if (!result.ok()) {
       if (Failed(remote.path(), "cannot apply the version from " + peer, result.status())) {
         journal_.Note(remote.path(), spdlog::level::err,
-                      "cannot apply " + remote.path() + " from " + peer + ": " +
+                      "cannot apply " + EscapeName(remote.path()) + " from " + peer + ": " +
                           result.status().ToString() + " (logged again if the error changes)");
       } else {
-        spdlog::debug("cannot apply {} from {} again: {}", remote.path(), peer,
+        spdlog::debug("cannot apply {} from {} again: {}", EscapeName(remote.path()), peer,
                       result.status().ToString());
       }
       outcomes.push_back({remote.path(), result.status(), IsRefusal(result.status()), {}});
@@ -353,8 +355,8 @@ std::vector<Replica::Outcome> Replica::Apply(const std::string& peer,
     if (result->applied) {
       const wire::Version& v = result->applied->version;
       journal_.Note(v.path(), spdlog::level::info,
-                    "applied " + result->applied->event + " " + v.path() + " from " + peer +
-                        " version " + ToString(v.vv()) + " hash " + ShortHash(v.hash()));
+                    "applied " + result->applied->event + " " + EscapeName(v.path()) + " from " +
+                        peer + " version " + ToString(v.vv()) + " hash " + ShortHash(v.hash()));
       listener_.applied(*result->applied, peer);
     }
   }

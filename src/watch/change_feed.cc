@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "common/escape.h"
 #include "common/util.h"
 #include "engine/path_policy.h"
 #include "os/disk.h"
@@ -300,7 +301,8 @@ void ChangeFeed::OnDirectoryGone(std::map<std::string, Target>::iterator target)
     if (!watcher_.IsWatched(dir)) targets_.erase(target);
     return;
   }
-  listener_.note("", spdlog::level::warn, "watched directory " + dir + " went away: rescanning");
+  listener_.note("", spdlog::level::warn,
+                 "watched directory " + EscapeName(dir) + " went away: rescanning");
   // Watch it again once it is back (made again here so it can be watched).
   if (PosixDisk().MakeDirs(dir).ok()) Watch(dir);
   for (const std::string& path : target->second.names) {

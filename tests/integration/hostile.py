@@ -144,7 +144,7 @@ def framed(payload: bytes) -> bytes:
 
 
 # The wire protocol's version (kProtocolVersion in src/net/frame.h).
-PROTOCOL = 3
+PROTOCOL = 4
 
 
 def hello_frame(node: str, protocol=PROTOCOL) -> bytes:

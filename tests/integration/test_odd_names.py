@@ -1,0 +1,196 @@
+"""Names with any bytes replicate, and every printed name is escaped
+(SPEC 11; issue 11: "names with non-UTF-8 bytes, newlines, tabs or escape
+characters are never replicated and never shown").
+
+A name is any bytes but NUL and '/'. Paths travel as protobuf `bytes`; what
+Syncr prints (status, its JSON, history, the log, SYNCR_CHANGED) shows them
+escaped as bash's $'...' does: \\\\ \\n \\t and \\xHH for other control
+characters and for bytes that are not UTF-8 (docs/protocol.md "Names").
+
+- test_odd_names_replicate_both_ways_and_show_escaped: files named with a
+  newline, a tab, an escape sequence, Latin-1 bytes, a backslash and
+  (valid) UTF-8, a directory with a newline in its name and a file in it,
+  and a symlink whose name and target are not UTF-8 reach b byte for byte;
+  both nodes' `status` exits 0 and lists every one escaped, in valid UTF-8
+  with no control character; b's log and SYNCR_CHANGED name them escaped
+  and hold none of the raw bytes; `history` and `diff --peer` take the raw
+  name; an edit on b and a deletion on a come back the other way; after b
+  restarts (its store read back), both are still in sync.
+Before: none of these names replicated, status showed none of them, and a
+peer's frame with a non-UTF-8 path was refused by protobuf ("invalid UTF-8").
+"""
+
+import json
+import os
+import shlex
+import subprocess
+import unittest
+
+from harness import ClusterTestCase
+
+DIR = "/srv/odd"
+ACTION = ('printf "RUN\\n%sEND\\n" "$SYNCR_CHANGED" >> @TMP@/@NODE@-changed.log')
+SYNC = [{"path": DIR, "actions": [ACTION]}]
+
+# name (bytes) -> content
+FILES = {
+    b"new\nline": b"a newline in the name\n",
+    b"tab\there": b"a tab\n",
+    b"esc\x1b[31mred": b"an escape sequence\n",
+    b"latin1-\xe9t\xe9": b"not UTF-8\n",
+    b"back\\slash": b"a backslash\n",
+    "caf\u00e9 \u4e2d".encode(): b"valid UTF-8, shown as is\n",
+    b"dir\nname/inside\x01": b"in a directory with a newline in its name\n",
+}
+LINK = b"link-\xff"
+LINK_TARGET = b"target-\xfe\n"
+
+
+def escape(name: bytes) -> str:
+    """What Syncr shows for a name (common/escape.h EscapeName)."""
+    out = []
+    i = 0
+    while i < len(name):
+        for n in (4, 3, 2, 1):
+            chunk = name[i:i + n]
+            try:
+                text = chunk.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            if len(text) == 1 and len(chunk) == n:
+                break
+        else:
+            out.append(f"\\x{name[i]:02x}")
+            i += 1
+            continue
+        c = name[i]
+        if n > 1:
+            out.append(text)
+        elif c == 0x5C:
+            out.append("\\\\")
+        elif c == 0x0A:
+            out.append("\\n")
+        elif c == 0x09:
+            out.append("\\t")
+        elif c < 0x20 or c == 0x7F:
+            out.append(f"\\x{c:02x}")
+        else:
+            out.append(chr(c))
+        i += n
+    return "".join(out)
+
+
+def path_of(name: bytes) -> str:
+    """The synced path of name, as a str the harness can join (surrogates)."""
+    return DIR + "/" + os.fsdecode(name)
+
+
+def shown(name: bytes) -> str:
+    return DIR + "/" + escape(name)
+
+
+# Raw bytes of the names above that must never reach a log line.
+RAW_BYTES = [b"\t", b"\x1b", b"\xe9t\xe9", b"\x01", b"\xff", b"\xfe"]
+
+
+class OddNamesTest(ClusterTestCase):
+
+    def assert_clean_text(self, what: str, data: bytes) -> str:
+        """data is valid UTF-8 with no control character but newlines."""
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            self.fail(f"{what} is not valid UTF-8 ({e}): {data[:400]!r}")
+        bad = sorted({c for c in text if (ord(c) < 0x20 and c != "\n") or ord(c) == 0x7F})
+        self.assertEqual(bad, [], f"{what} holds raw control characters: {text[:2000]}")
+        return text
+
+    def status_paths(self, c, node: str) -> dict[str, str]:
+        """{shown path: state} of node's `status --json`, which exits 0."""
+        r = c.cli(node, "status", "--json")
+        self.assertEqual(r.returncode, 0, f"status on {node}: {r.stderr!r}")
+        st = json.loads(self.assert_clean_text(f"`status --json` on {node}", r.stdout))
+        self.assertTrue(st["in_sync"], json.dumps(st, indent=1)[:3000])
+        return {p["path"]: p["state"] for p in st["paths"]}
+
+    def test_odd_names_replicate_both_ways_and_show_escaped(self):
+        c = self.started_cluster(sync=SYNC, dirs=(DIR,))
+        os.makedirs(c.disk("a", path_of(b"dir\nname")))
+        for name, data in FILES.items():
+            c.write("a", path_of(name), data)
+        os.symlink(LINK_TARGET, os.fsencode(c.disk("a", path_of(LINK))))
+        for name, data in FILES.items():
+            c.wait_content("b", path_of(name), data)
+        link_b = os.fsencode(c.disk("b", path_of(LINK)))
+        c.wait_until(lambda: os.path.islink(link_b) and os.readlink(link_b) == LINK_TARGET,
+                     what=f"{LINK!r} on b, a symlink to {LINK_TARGET!r}")
+        c.wait_in_sync()
+
+        # status, JSON and text: every name, escaped, on both nodes.
+        want = {DIR, shown(b"dir\nname"), shown(LINK)} | {shown(n) for n in FILES}
+        for n in ("a", "b"):
+            self.assertEqual(self.status_paths(c, n), {p: "in sync" for p in want},
+                             f"status --json paths on {n}")
+            r = c.cli(n, "status")
+            text = self.assert_clean_text(f"`status` on {n}", r.stdout)
+            self.assertEqual(r.returncode, 0, text)
+            for path in want:
+                self.assertIn(path, text, f"`status` on {n}")
+        self.assertIn("/srv/odd/new\\nline", want)  # the escape the docs show
+
+        # b's log names what it applied, escaped; no raw byte of a name.
+        with open(c.node("b").log, "rb") as f:
+            log = f.read()
+        for name in FILES:
+            self.assertIn(f"applied created {shown(name)} from a".encode(), log)
+        for raw in RAW_BYTES:
+            self.assertNotIn(raw, log, f"a raw {raw!r} of a name in b's log")
+        self.assert_clean_text("b's log", log)
+
+        # The actions' SYNCR_CHANGED: one name a line, escaped.
+        def changed(node):
+            return c.read_file_text(node, "changed.log").splitlines()
+        for name in FILES:
+            c.wait_until(lambda name=name: shown(name) in changed("b"),
+                         what=lambda name=name: f"{shown(name)} in b's SYNCR_CHANGED: {changed('b')}")
+        with open(c.file("b", "changed.log"), "rb") as f:
+            self.assert_clean_text("b's SYNCR_CHANGED", f.read())
+
+        # history and diff take the raw name (the shell's $'...').
+        name = b"esc\x1b[31mred"
+        h = c.history("b", path_of(name))
+        self.assertEqual(h["path"], shown(name))
+        self.assertEqual(len(h["generations"]), 1, json.dumps(h))
+        r = c.cli("b", "history", path_of(name))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assert_clean_text("`history`", r.stdout)
+        # What the docs tell an operator: paste the shown name into $'...'.
+        for name in (b"new\nline", b"latin1-\xe9t\xe9", b"back\\slash", b"esc\x1b[31mred"):
+            cmd = (f"{shlex.quote(c.bin)} history $'{shown(name)}' --json "
+                   f"-c {shlex.quote(c.node('b').config)}")
+            r = subprocess.run(["bash", "-c", cmd], capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 0, f"{cmd}: {r.stderr!r}")
+            self.assertEqual(json.loads(r.stdout)["path"], shown(name), cmd)
+        r = c.cli("b", "diff", path_of(b"latin1-\xe9t\xe9"), "--peer", "a")
+        self.assertEqual(r.returncode, 0, f"diff --peer of an equal file: {r.stdout!r} {r.stderr!r}")
+
+        # Back the other way, and a deletion.
+        c.write("b", path_of(b"tab\there"), b"edited on b\n")
+        c.wait_content("a", path_of(b"tab\there"), b"edited on b\n")
+        c.remove("a", path_of(b"new\nline"))
+        c.wait_content("b", path_of(b"new\nline"), None)
+        c.wait_in_sync()
+
+        # b's store reads the names back after a restart.
+        c.stop("b")
+        c.start("b")
+        c.wait_connected()
+        c.wait_in_sync()
+        states = {p: "in sync" for p in want}
+        states[shown(b"new\nline")] = "deleted"
+        self.assertEqual(self.status_paths(c, "b"), states)
+        self.assertEqual(c.read("b", path_of(b"tab\there")), b"edited on b\n")
+
+
+if __name__ == "__main__":
+    unittest.main()
