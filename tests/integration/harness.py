@@ -246,6 +246,57 @@ def find_peer(status: dict, name: str):
     return None
 
 
+def escape_name(name: bytes) -> str:
+    """What syncr shows for a name (src/common/escape.h EscapeName): \\\\ \\n
+    \\t, \\xHH for other control characters and bytes that are not UTF-8."""
+    out = []
+    i = 0
+    while i < len(name):
+        size = 0
+        for n in (4, 3, 2, 1):
+            chunk = name[i:i + n]
+            if len(chunk) != n:
+                continue
+            try:
+                if len(chunk.decode("utf-8")) == 1:
+                    size = n
+                    break
+            except UnicodeDecodeError:
+                continue
+        c = name[i]
+        if size > 1:
+            out.append(name[i:i + size].decode("utf-8"))
+        elif size == 0 or c < 0x20 or c == 0x7F:
+            out.append({0x0A: "\\n", 0x09: "\\t"}.get(c, f"\\x{c:02x}"))
+        elif c == 0x5C:
+            out.append("\\\\")
+        else:
+            out.append(chr(c))
+        i += max(size, 1)
+    return "".join(out)
+
+
+def unescape_name(shown: str) -> str:
+    """The path a shown (escaped) path names, as a str for os functions
+    (bytes that are not UTF-8 as surrogates, os.fsdecode)."""
+    raw = bytearray()
+    i = 0
+    while i < len(shown):
+        c = shown[i]
+        if c != "\\":
+            raw += c.encode("utf-8")
+            i += 1
+            continue
+        e = shown[i + 1]
+        if e == "x":
+            raw.append(int(shown[i + 2:i + 4], 16))
+            i += 4
+            continue
+        raw += {"n": b"\n", "t": b"\t", "\\": b"\\"}[e]
+        i += 2
+    return os.fsdecode(bytes(raw))
+
+
 def find_path(status: dict, path: str):
     for p in (status or {}).get("paths", []) or []:
         if p.get("path") == path:

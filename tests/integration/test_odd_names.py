@@ -26,7 +26,7 @@ import shlex
 import subprocess
 import unittest
 
-from harness import ClusterTestCase
+from harness import ClusterTestCase, escape_name, unescape_name
 
 DIR = "/srv/odd"
 ACTION = ('printf "RUN\\n%sEND\\n" "$SYNCR_CHANGED" >> @TMP@/@NODE@-changed.log')
@@ -46,47 +46,13 @@ LINK = b"link-\xff"
 LINK_TARGET = b"target-\xfe\n"
 
 
-def escape(name: bytes) -> str:
-    """What Syncr shows for a name (common/escape.h EscapeName)."""
-    out = []
-    i = 0
-    while i < len(name):
-        for n in (4, 3, 2, 1):
-            chunk = name[i:i + n]
-            try:
-                text = chunk.decode("utf-8")
-            except UnicodeDecodeError:
-                continue
-            if len(text) == 1 and len(chunk) == n:
-                break
-        else:
-            out.append(f"\\x{name[i]:02x}")
-            i += 1
-            continue
-        c = name[i]
-        if n > 1:
-            out.append(text)
-        elif c == 0x5C:
-            out.append("\\\\")
-        elif c == 0x0A:
-            out.append("\\n")
-        elif c == 0x09:
-            out.append("\\t")
-        elif c < 0x20 or c == 0x7F:
-            out.append(f"\\x{c:02x}")
-        else:
-            out.append(chr(c))
-        i += n
-    return "".join(out)
-
-
 def path_of(name: bytes) -> str:
     """The synced path of name, as a str the harness can join (surrogates)."""
     return DIR + "/" + os.fsdecode(name)
 
 
 def shown(name: bytes) -> str:
-    return DIR + "/" + escape(name)
+    return DIR + "/" + escape_name(name)
 
 
 # Raw bytes of the names above that must never reach a log line.
@@ -137,6 +103,8 @@ class OddNamesTest(ClusterTestCase):
             for path in want:
                 self.assertIn(path, text, f"`status` on {n}")
         self.assertIn("/srv/odd/new\\nline", want)  # the escape the docs show
+        for path in want:  # a shown name, unescaped, names the file on disk
+            self.assertTrue(os.path.lexists(c.disk("b", unescape_name(path))), path)
 
         # b's log names what it applied, escaped; no raw byte of a name.
         with open(c.node("b").log, "rb") as f:

@@ -64,10 +64,13 @@ ENTRY = "/srv/data"
 SHARED_DIRS = tuple(f"{ENTRY}/s{i}" for i in range(3))
 FILE_ENTRY = "/etc/app.conf"
 TEMP_GLOB = ".syncr-*.tmp"
-OWNED_NAME = re.compile(r"^([a-z])\.([fd])\d+$")
+OWNED_NAME = re.compile(r"^([a-z])\.([fd])\d+(?:-.*)?$", re.S)
 SHARED_NAME = re.compile(r"^shared\.\d+$")
 SHARED_DIR_NAME = re.compile(r"^shared\.d\d+$")
 NAMES_PER_KIND = 8       # a.f0..a.f7, a.d0..a.d7 per parent: names get reused
+# Names are bytes (SPEC 11): two of the eight carry a newline, an escape
+# character and a byte that is not UTF-8.
+ODD_SUFFIX = {6: "-new\nline", 7: "-" + os.fsdecode(b"\x1b\xff")}
 SHARED_FILES = 3         # shared.0..shared.2 per directory they may be in
 SHARED_SUBDIRS = 2       # shared.d0, shared.d1 per shared directory
 MAX_DEPTH = 4            # components below ENTRY
@@ -115,6 +118,16 @@ def is_shared(path: str) -> bool:
     if len(parts) == 2:
         return bool(SHARED_NAME.match(parts[1]) or SHARED_DIR_NAME.match(parts[1]))
     return bool(SHARED_DIR_NAME.match(parts[1]) and SHARED_NAME.match(parts[2]))
+
+
+def shown(path: str) -> str:
+    """path as syncr shows it (escaped, harness.escape_name): safe to print."""
+    return harness.escape_name(os.fsencode(path))
+
+
+def printable(text: str) -> str:
+    """text with its undecodable bytes (surrogates) as \\xHH: printable."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def under(path: str, top: str) -> bool:
@@ -269,7 +282,7 @@ class Record:
     detail: str = ""
 
     def line(self) -> str:
-        where = " ".join(self.paths)
+        where = " ".join(shown(p) for p in self.paths)
         return f"  {self.t:8.3f}s {self.node:2} {self.kind:13} {where} {self.detail}".rstrip()
 
     def touches(self, path: str) -> bool:
@@ -322,7 +335,7 @@ class Soak:
     def content(self, node: str, path: str) -> bytes:
         """Unique bytes, so that every write is a real change (SPEC 2)."""
         self.seq += 1
-        head = f"{node} {path} #{self.seq}\n".encode()
+        head = f"{node} {shown(path)} #{self.seq}\n".encode()
         r = self.rng.random()
         size = (self.rng.randrange(0, 200) if r < 0.7 else
                 self.rng.randrange(200, 8000) if r < 0.95 else
@@ -337,7 +350,7 @@ class Soak:
 
     def new_name(self, node: str, parent: str, kind: str) -> str | None:
         """An owned name ("f" or "d") not in use below parent, or None."""
-        free = [f"{parent}/{node}.{kind}{k}" for k in range(NAMES_PER_KIND)]
+        free = [f"{parent}/{node}.{kind}{k}{ODD_SUFFIX.get(k, '')}" for k in range(NAMES_PER_KIND)]
         free = [p for p in free if self.model.get(node, p) is None]
         return self.rng.choice(free) if free else None
 
@@ -727,7 +740,7 @@ class Soak:
                 continue
             for p in st.get("paths") or []:
                 if p.get("state") == "conflict":
-                    self.resolve(n, p.get("path", ""), last_resolve)
+                    self.resolve(n, harness.unescape_name(p.get("path", "")), last_resolve)
 
     def resolve(self, node: str, path: str, last_resolve: dict) -> None:
         """`syncr resolve PATH` on node, at most once per path every 3 s. A
@@ -827,7 +840,8 @@ class Soak:
         out = []
         for n in self.names:
             text = harness.read_bytes(self.c.node(n).log) or b""
-            lines = [ln for ln in text.decode("utf-8", "replace").splitlines() if path in ln]
+            lines = [ln for ln in text.decode("utf-8", "replace").splitlines()
+                     if shown(path) in ln]
             out += [f"  {n}: {ln}" for ln in lines[-limit:]]
         return out
 
@@ -838,19 +852,19 @@ class Soak:
         w(f"soak: failures by check: {dict(by_check)}\n")
         for f in self.failures:
             if not f.path:
-                w(f"\nFAIL [{f.check}]\n  {f.message}\n")
+                w(f"\nFAIL [{f.check}]\n  {printable(f.message)}\n")
         by_path: dict[str, list[Failure]] = {}
         for f in self.failures:
             if f.path:
                 by_path.setdefault(f.path, []).append(f)
         for path, failures in list(by_path.items())[:self.args.show]:
             for f in failures:
-                w(f"\nFAIL [{f.check}] {path}\n  {f.message}")
-            w(f"\n  operations and heal steps that touched {path}:\n")
+                w(f"\nFAIL [{f.check}] {shown(path)}\n  {printable(f.message)}")
+            w(f"\n  operations and heal steps that touched {shown(path)}:\n")
             w("\n".join(self.history(path) or ["  (none)"]) + "\n")
             lines = self.log_lines(path)
             if lines:
-                w(f"  daemon log lines naming {path} (last {len(lines)}):\n")
+                w(f"  daemon log lines naming {shown(path)} (last {len(lines)}):\n")
                 w("\n".join(lines) + "\n")
         if len(by_path) > self.args.show:
             w(f"\n... and {len(by_path) - self.args.show} more failing paths\n")
