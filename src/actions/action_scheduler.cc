@@ -14,7 +14,22 @@ ActionScheduler::ActionScheduler(EventLoop& loop, const Config& config, Journal&
           // Changes that arrived while the actions ran: one more run for them.
           [this](const std::string& entry) { Flush(entry); },
           [this](const std::string& entry) { OnJobDone(entry); }),
-      on_report_(std::move(on_report)) {}
+      on_report_(std::move(on_report)) {
+  // The last runs before a restart: a failure there is still a failure.
+  for (wire::ActionReport& report : journal_.KeptReports()) {
+    if (!HasActions(report.entry())) {
+      journal_.DropReport(report.entry());
+      continue;
+    }
+    if (!report.results().empty()) last_[report.entry()] = *report.results().rbegin();
+    reports_[report.entry()] = std::move(report);
+  }
+}
+
+bool ActionScheduler::HasActions(const std::string& entry) const {
+  const SyncEntry* e = config_.FindEntry(entry);
+  return e && e->path == entry && !e->actions.empty();
+}
 
 ActionScheduler::~ActionScheduler() {
   for (auto& [entry, batch] : batches_) loop_.Cancel(batch.timer);
@@ -84,14 +99,14 @@ void ActionScheduler::OnRun(const ActionRun& run) {
 
 void ActionScheduler::ForgetStaleReports() {
   for (auto it = reports_.begin(); it != reports_.end();) {
-    const SyncEntry* entry = config_.FindEntry(it->first);
-    if (entry && entry->path == it->first && !entry->actions.empty()) {
+    if (HasActions(it->first)) {
       ++it;
       continue;
     }
     wire::ActionReport cleared;
     cleared.set_entry(it->first);
     cleared.set_ok(true);
+    journal_.DropReport(it->first);
     it = reports_.erase(it);
     if (on_report_) on_report_(cleared);
   }
@@ -106,6 +121,7 @@ void ActionScheduler::OnJobDone(const std::string& entry) {
   for (const wire::ActionResult& r : report.results()) ok = ok && r.exit_code() == 0;
   report.set_ok(ok);
   reports_[entry] = report;
+  journal_.KeepReport(report);
   if (on_report_) on_report_(report);
 }
 

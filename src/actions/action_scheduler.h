@@ -43,7 +43,8 @@ class ActionScheduler {
   /// The last finished command of each entry.
   const std::map<std::string, wire::ActionResult>& last() const { return last_; }
   /// The last finished run of each entry: a failure of any command in it
-  /// stays until a later run of the entry succeeds (SPEC 10).
+  /// stays until a later run of the entry succeeds (SPEC 10). Kept in the
+  /// store (Journal::KeepReport), so a restart does not forget it.
   const std::map<std::string, wire::ActionReport>& reports() const { return reports_; }
   /// After a reload: the last run of an entry no longer synced, or that has
   /// no actions any more, can never be replaced by a later run, so it is
@@ -58,6 +59,8 @@ class ActionScheduler {
     EventLoop::TimerId timer = 0;
     int64_t first_ms = 0;
   };
+  /// `entry` is a sync entry of the config with actions.
+  bool HasActions(const std::string& entry) const;
   void Flush(const std::string& entry);
   void OnRun(const ActionRun& run);
   void OnJobDone(const std::string& entry);

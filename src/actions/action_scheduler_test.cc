@@ -191,9 +191,33 @@ TEST_F(ActionSchedulerTest, AReloadThatRemovesAnEntrysActionsClearsItsFailedRun)
   config_.sync[2].actions.clear();  // what the reload changed
   scheduler_->ForgetStaleReports();
   EXPECT_FALSE(scheduler_->reports().count(kFailing));
+  EXPECT_TRUE(store_->ActionReports().empty()) << "and from the store";
   ASSERT_EQ(told.size(), 2u);
   EXPECT_EQ(told[1].entry(), kFailing);
   EXPECT_TRUE(told[1].ok());
+}
+
+// SPEC 10 across a restart: the last run of each entry is kept in the
+// store, so a failure is still shown (and sent to the peers) by the next
+// daemon; a kept run of an entry that no longer has actions is dropped.
+TEST_F(ActionSchedulerTest, TheLastRunOfEachEntrySurvivesARestart) {
+  scheduler_->OnChange({kFailing, "modified", "b"});
+  loop_.RunDueTimers();
+  Reap();
+  ASSERT_FALSE(scheduler_->reports().at(kFailing).ok());
+
+  scheduler_ = std::make_unique<ActionScheduler>(loop_, config_, *journal_);  // restarted
+  ASSERT_TRUE(scheduler_->reports().count(kFailing));
+  const wire::ActionReport& kept = scheduler_->reports().at(kFailing);
+  EXPECT_FALSE(kept.ok());
+  ASSERT_EQ(kept.results_size(), 1);  // stop_on_error: the second never ran
+  EXPECT_EQ(kept.results(0).exit_code(), 3);
+  EXPECT_EQ(scheduler_->last().at(kFailing).exit_code(), 3) << "status's LAST ACTION too";
+
+  config_.sync[2].actions.clear();  // restarted with a config that dropped them
+  scheduler_ = std::make_unique<ActionScheduler>(loop_, config_, *journal_);
+  EXPECT_FALSE(scheduler_->reports().count(kFailing));
+  EXPECT_TRUE(store_->ActionReports().empty()) << "dropped from the store as well";
 }
 
 TEST_F(ActionSchedulerTest, ADirectoryEntrysBurstMakesOneRunAfterAQuietSpell) {

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <string>
+#include <vector>
 
 #include "store/state_store.h"
 
@@ -20,6 +21,11 @@ class Journal {
   void Note(const std::string& path, spdlog::level::level_enum level, const std::string& message);
   /// Keeps a finished action command (what `syncr log` shows with its output).
   void Ran(const ActionRun& run) { store_.AddActionRun(run); }
+  /// Keeps an entry's last run of actions across restarts (SPEC 10: a
+  /// failure stays a problem until a later run succeeds), or forgets it.
+  void KeepReport(const wire::ActionReport& report) { store_.PutActionReport(report); }
+  void DropReport(const std::string& entry) { store_.DeleteActionReport(entry); }
+  std::vector<wire::ActionReport> KeptReports() { return store_.ActionReports(); }
 
  private:
   StateStore& store_;

@@ -251,6 +251,7 @@ Status StateStore::Init() {
     CREATE TABLE IF NOT EXISTS events (
       id INTEGER PRIMARY KEY AUTOINCREMENT, time_ns INTEGER NOT NULL, path TEXT NOT NULL,
       level TEXT NOT NULL, message TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS action_reports (entry TEXT PRIMARY KEY, report BLOB NOT NULL);
     CREATE TABLE IF NOT EXISTS action_runs (
       id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL, command TEXT NOT NULL,
       started_ns INTEGER NOT NULL, finished_ns INTEGER NOT NULL, exit_code INTEGER NOT NULL,
@@ -515,6 +516,32 @@ Status StateStore::AddActionRun(const ActionRun& r) {
   trim.Bind(1, int64_t{kActionRunsKept});
   if (trim.Step() != SQLITE_DONE) return Fail(DbError(db_, path_, "trim the action-run log"));
   return Status();
+}
+
+Status StateStore::PutActionReport(const wire::ActionReport& report) {
+  if (Status s = Writable(); !s.ok()) return s;
+  Stmt st(Prepared("INSERT OR REPLACE INTO action_reports (entry, report) VALUES (?, ?)"));
+  st.BindText(1, report.entry()).Bind(2, report.SerializeAsString());
+  if (st.Step() != SQLITE_DONE) return Fail(DbError(db_, path_, "keep an action report"));
+  return Status();
+}
+
+Status StateStore::DeleteActionReport(const std::string& entry) {
+  if (Status s = Writable(); !s.ok()) return s;
+  Stmt st(Prepared("DELETE FROM action_reports WHERE entry = ?"));
+  st.BindText(1, entry);
+  if (st.Step() != SQLITE_DONE) return Fail(DbError(db_, path_, "drop an action report"));
+  return Status();
+}
+
+std::vector<wire::ActionReport> StateStore::ActionReports() {
+  std::vector<wire::ActionReport> out;
+  Stmt st(Prepared("SELECT report FROM action_reports ORDER BY entry"));
+  while (st.Step() == SQLITE_ROW) {
+    wire::ActionReport report;
+    if (report.ParseFromString(st.Blob(0))) out.push_back(std::move(report));
+  }
+  return out;
 }
 
 std::vector<ActionRun> StateStore::ActionRuns(const std::string& path, int limit) {

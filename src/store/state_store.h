@@ -109,6 +109,12 @@ class StateStore {
   std::vector<EventRecord> Events(const std::string& path, int limit);
   Status AddActionRun(const ActionRun& run);
   std::vector<ActionRun> ActionRuns(const std::string& path, int limit);
+  /// The last finished run of each entry's actions (SPEC 10): kept so that
+  /// a failure is still shown, here and on the peers, after a restart.
+  Status PutActionReport(const wire::ActionReport& report);
+  Status DeleteActionReport(const std::string& entry);
+  /// Every kept report, by entry; one that does not parse is skipped.
+  std::vector<wire::ActionReport> ActionReports();
 
   /// The first write or commit that failed, or ok. Once set, every write
   /// returns it (see the top of this file).

@@ -167,7 +167,7 @@ class ActionsTest(ClusterTestCase):
         """SPEC 10, issue 11: a failed command followed by one that succeeds
         used to be invisible (status showed only the last result). Any
         failure in the list, on any node, is a problem on every node until a
-        later run there succeeds."""
+        later run there succeeds, even after that node restarts."""
         c = self.started_cluster(sync=[{"path": P, "actions": [
             "test ! -e @TMP@/@NODE@-broken", "echo ok >> @TMP@/@NODE@-order.log"]}])
         broken = c.file("b", "broken")
@@ -188,6 +188,15 @@ class ActionsTest(ClusterTestCase):
                                       f"(got {c.status(n)})")
             self.assertEqual(int(self._last_action(c, n).get("exit_code", 0)), 0,
                              f"{n}: the last command succeeded; the failure is before it")
+        # A restart of b does not forget it: its last run is kept in its store
+        # and sent to a again (it used to be kept in memory only).
+        c.stop("b")
+        c.start("b")
+        c.wait_connected()
+        for n in ("a", "b"):
+            c.wait_until(lambda n=n: shown(n),
+                         what=lambda: f"{n}'s status to still name b's failed command after "
+                                      f"b restarted (got {c.status(n)})")
         os.unlink(broken)
         c.write("a", P, b"y\n")
         for n in ("a", "b"):
