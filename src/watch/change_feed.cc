@@ -77,9 +77,8 @@ Status ChangeFeed::WatchEntry(const SyncEntry& entry) {
   if (Status s = PosixDisk().MakeDirs(dir); !s.ok()) return s;
   // Known before it is watched: a retry that watches it later rescans it.
   targets_[dir].names.insert(entry.path);
-  if (Status s = Watch(dir); !s.ok() && !unwatched_.count(dir)) {
-    // Degraded, not fatal: status lists it with the remedy.
-    AddProblem(s);
+  if (Status s = Watch(dir); !s.ok() && failed_.count(dir)) {
+    // Degraded, not fatal: status lists it, and it is retried.
     listener_.note(entry.path, spdlog::level::err, s.ToString());
   }
   return Status();
@@ -94,11 +93,8 @@ Status ChangeFeed::WatchTree(const std::string& path) {
   const std::string disk = config_.DiskPath(path);
   if (watcher_.IsWatched(disk) && !targets_[disk].tree.empty()) return Status();
   Status s = Watch(disk);
-  if (s.ok() || unwatched_.count(disk)) targets_[disk].tree = path;
-  if (!s.ok() && !unwatched_.count(disk)) {
-    AddProblem(s);
-    listener_.note(path, spdlog::level::err, s.ToString());
-  }
+  if (s.ok() || unwatched_.count(disk) || failed_.count(disk)) targets_[disk].tree = path;
+  if (failed_.count(disk)) listener_.note(path, spdlog::level::err, s.ToString());
   return s;
 }
 
@@ -106,6 +102,13 @@ Status ChangeFeed::Watch(const std::string& disk) {
   Status s = watcher_.IsWatched(disk) ? Status() : watcher_.WatchDirectory(disk);
   if (s.ok() || (s.err() != ENOSPC && watcher_.ready())) {
     unwatched_.erase(disk);
+    failed_.erase(disk);
+    // A directory that went away between its listing and its watch is no
+    // degraded state: the event in its parent rescans it.
+    if (!s.ok() && s.code() != Code::kNotFound) {
+      failed_[disk] = s.ToString() + " (" + std::string(Remedy(s.code())) + ")";
+      ArmRetry();
+    }
     return s;
   }
   const InotifyLimit limit = watcher_.ready() ? InotifyLimit::kWatches : InotifyLimit::kInstances;
@@ -152,32 +155,38 @@ void ChangeFeed::Retry() {
   }
   size_t rewatched = 0;
   std::set<std::string> rescan;
-  for (auto it = unwatched_.begin(); it != unwatched_.end();) {
-    const std::string disk = it->first;
-    ++it;  // Watch() erases or keeps `disk`, never another directory
-    if (SyncedDirOf(disk).empty()) {
-      unwatched_.erase(disk);  // its entry is no longer synced
-      continue;
+  auto retry = [&](const std::string& disk) {
+    if (SyncedDirOf(disk).empty()) {  // its entry is no longer synced
+      unwatched_.erase(disk);
+      failed_.erase(disk);
+      return true;
     }
     Status s = Watch(disk);
-    if (unwatched_.count(disk)) break;
-    if (!s.ok()) {
-      AddProblem(s);  // gone (rescanned by its parent's event) or another failure
-      continue;
-    }
+    if (unwatched_.count(disk)) return false;  // the limit again: the rest would be too
+    if (!s.ok()) return true;  // gone (rescanned by its parent's event), or failed again
     ++rewatched;
     const Target& target = targets_[disk];
     rescan.insert(target.names.begin(), target.names.end());
     if (!target.tree.empty()) rescan.insert(target.tree);
+    return true;
+  };
+  for (auto it = unwatched_.begin(); it != unwatched_.end();) {
+    const std::string disk = it->first;
+    ++it;  // Watch() erases or keeps `disk`, never another directory
+    if (!retry(disk)) break;
   }
+  std::vector<std::string> failed;
+  for (const auto& [disk, why] : failed_) failed.push_back(disk);
+  for (const std::string& disk : failed) retry(disk);
   for (const std::string& path : TopMost(rescan)) Schedule(path, config_.node.settle_ms, true);
-  if (unwatched_.empty()) retry_delay_ms_ = kFirstRetryMs;
+  if (unwatched_.empty() && failed_.empty()) retry_delay_ms_ = kFirstRetryMs;
   if (rewatched == 0) return;
   listener_.note(
       "", unwatched_.empty() ? spdlog::level::info : spdlog::level::warn,
       "re-watched " + std::to_string(rewatched) + " directories, rescanning them; " +
-          (unwatched_.empty() ? std::string("every synced directory is watched again")
-                              : std::to_string(unwatched_.size()) + " still are not watched"));
+          (unwatched_.empty() && failed_.empty()
+               ? std::string("every synced directory is watched again")
+               : std::to_string(unwatched_.size() + failed_.size()) + " still are not watched"));
 }
 
 std::string ChangeFeed::SyncedDirOf(const std::string& disk) const {
@@ -189,7 +198,16 @@ std::string ChangeFeed::SyncedDirOf(const std::string& disk) const {
 }
 
 std::vector<std::string> ChangeFeed::problems() const {
-  std::vector<std::string> out = problems_;
+  std::vector<std::string> out;
+  if (!failed_.empty()) {
+    const size_t more = failed_.size() - 1;
+    out.push_back(
+        std::to_string(failed_.size()) +
+        (failed_.size() == 1 ? " directory is" : " directories are") +
+        " not watched (changes there are not seen): " + failed_.begin()->second +
+        (more ? " (and " + std::to_string(more) + " more)" : "") +
+        "; syncr tries again by itself, and on SIGHUP, and rescans each once it is watched");
+  }
   for (InotifyLimit limit : {InotifyLimit::kWatches, InotifyLimit::kInstances}) {
     std::string line = LimitProblem(limit);
     if (!line.empty()) out.push_back(std::move(line));
@@ -217,15 +235,6 @@ std::string ChangeFeed::LimitProblem(InotifyLimit limit) const {
          " with sysctl, then send SIGHUP or wait: syncr retries by itself and rescans them";
 }
 
-void ChangeFeed::AddProblem(const Status& s) {
-  // A directory that went away between its listing and its watch is no
-  // degraded state: the event in its parent rescans it.
-  if (s.code() == Code::kNotFound) return;
-  if (std::find(problems_.begin(), problems_.end(), s.ToString()) == problems_.end()) {
-    problems_.push_back(s.ToString());
-  }
-}
-
 // Drops the watches of `disk` and every directory below it; a directory
 // that still names synced paths (a parent of file entries) keeps its watch
 // for those names.
@@ -235,6 +244,7 @@ void ChangeFeed::ForgetUnder(const std::string& disk) {
     it->second.tree.clear();
     if (it->second.names.empty()) {
       unwatched_.erase(it->first);
+      failed_.erase(it->first);
       return targets_.erase(it);
     }
     Watch(it->first);

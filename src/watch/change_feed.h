@@ -10,7 +10,9 @@
 // an inotify limit is reached (max_user_watches, max_user_instances) is kept
 // with that cause, counted by problems() (one line per cause), and retried
 // with backoff, exactly those directories and never a poll of the tree;
-// once watched it is rescanned, so what changed meanwhile is found. Owns
+// once watched it is rescanned, so what changed meanwhile is found. A
+// directory whose watch fails for another reason (permission, I/O) is kept
+// the same way, with its error, and retried with the same backoff. Owns
 // its timers and its inotify fd's place on the loop, and releases them when
 // destroyed. Not thread-safe.
 #pragma once
@@ -127,7 +129,6 @@ class ChangeFeed {
   std::string PathFor(const Target& target, const std::string& name) const;
   int64_t SettleDelay(const InotifyWatcher::Event& e) const;
   void ForgetUnder(const std::string& disk);
-  void AddProblem(const Status& s);
 
   EventLoop& loop_;
   const Config& config_;
@@ -139,7 +140,10 @@ class ChangeFeed {
   /// Files an apply renamed into place since inotify was last read. What
   /// is left once the queue is drained was never coming, and is dropped.
   std::unordered_map<std::string, int> own_renames_;
-  std::vector<std::string> problems_;
+  /// By on-disk directory: why its watch failed for a reason other than a
+  /// limit (permission, I/O). Retried with the limits' backoff; gone once
+  /// it is watched or no longer synced.
+  std::map<std::string, std::string> failed_;
   /// By on-disk directory: the limit its watch ran into. Its target in
   /// targets_ says what to rescan once it is watched.
   std::map<std::string, InotifyLimit> unwatched_;

@@ -78,6 +78,10 @@ class ChangeFeedTest : public testing::Test {
             return -1;
           }
           if (watches_left_ > 0) --watches_left_;
+          if (refused_ == path) {
+            errno = EACCES;
+            return -1;
+          }
           return inotify_add_watch(fd, path, mask);
         },
     };
@@ -144,6 +148,7 @@ class ChangeFeedTest : public testing::Test {
   int watches_left_ = -1;              ///< -1: no limit
   int instances_left_ = -1;            ///< -1: no limit
   std::vector<int64_t> add_watch_at_;  ///< fake mono ms of each inotify_add_watch
+  std::string refused_;                ///< a directory whose watch fails with EACCES
 };
 
 TEST_F(ChangeFeedTest, ACloseWriteSettlesAfterSettleMs) {
@@ -325,6 +330,30 @@ TEST_F(ChangeFeedTest, OutOfWatchesIsOneProblemLineNamingBothLimits) {
       << line;
   EXPECT_NE(line.find("SIGHUP"), std::string::npos) << line;
   EXPECT_NE(line.find("retries by itself"), std::string::npos) << line;
+}
+
+// A watch that fails for another reason than a limit is a problem line
+// too, retried with the same backoff, and gone once the directory is
+// watched (it used to stay in status until the daemon restarted).
+TEST_F(ChangeFeedTest, AWatchRefusedForAnotherReasonIsRetriedAndItsLineGoes) {
+  const std::string one = std::string(kTree) + "/one";
+  refused_ = Disk(one);
+  MakeSubdirs({"one"});
+  const std::string line = OnlyProblem();
+  EXPECT_NE(line.find("1 directory is not watched"), std::string::npos) << line;
+  EXPECT_NE(line.find("Permission denied"), std::string::npos) << line;
+  EXPECT_NE(line.find(refused_), std::string::npos) << line;
+
+  Advance(ChangeFeed::kFirstRetryMs);  // refused again: kept, retried later
+  EXPECT_EQ(feed_->problems().size(), 1u);
+  EXPECT_TRUE(scans_.empty());
+
+  refused_.clear();  // the operator fixed it
+  Advance(2 * ChangeFeed::kFirstRetryMs);
+  EXPECT_TRUE(feed_->problems().empty()) << testing::PrintToString(feed_->problems());
+  Advance(kSettleMs);
+  EXPECT_EQ(scans_, (std::vector<Scan>{{one, true}})) << "rescanned once watched";
+  EXPECT_EQ(loop_.pending_timers(), 0u);
 }
 
 TEST_F(ChangeFeedTest, TheRetryBacksOffThenRewatchesAndRescansOnlyTheUnwatched) {
