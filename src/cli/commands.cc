@@ -84,19 +84,6 @@ std::string ToJson(const google::protobuf::Message& message) {
   return out;
 }
 
-/// `path` as a shell word an operator can paste: itself when it needs no
-/// quoting, else bash's $'...' with the escapes EscapeName shows.
-std::string ShellWord(const std::string& path) {
-  const std::string shown = EscapeName(path);
-  if (shown == path && path.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                              "0123456789/._-+@%:,=") == std::string::npos) {
-    return path;
-  }
-  std::string quoted = "$'";
-  for (char c : shown) quoted += c == '\'' ? std::string("\\'") : std::string(1, c);
-  return quoted + "'";
-}
-
 std::string Ago(int64_t ns) {
   if (ns == 0) return "-";
   return FormatTime(ns);
@@ -240,8 +227,10 @@ int CmdHistory(const std::string& config_flag, const std::string& path, bool jso
   wire::History history;
   history.set_path(EscapeName(path));
   std::optional<wire::Version> now = (*store)->GetFile(path);
-  if (now) *history.mutable_version() = *now;
-  history.mutable_version()->clear_path();  // bytes: shown escaped in history.path
+  if (now) {
+    *history.mutable_version() = *now;
+    history.mutable_version()->clear_path();  // bytes: shown escaped in history.path
+  }
   // Generation 1 is the newest content kept, which is what the path holds
   // only while it is a file with that content: not once it is deleted.
   const bool holds = now && now->kind() == wire::KIND_FILE;
@@ -369,6 +358,11 @@ int CmdDiff(const std::string& config_flag, const std::string& path, int generat
     return 2;
   }
   if (!peer.empty()) {
+    if (!IsValidUtf8(peer)) {  // node names are text: the request could not carry it
+      std::fprintf(stderr, "syncr diff: --peer %s is no node name of %s\n",
+                   EscapeName(peer).c_str(), config->source.c_str());
+      return 2;
+    }
     wire::ControlRequest request;
     request.mutable_fetch()->set_path(path);
     request.mutable_fetch()->set_peer(peer);
@@ -380,12 +374,13 @@ int CmdDiff(const std::string& config_flag, const std::string& path, int generat
     }
     const wire::FetchReply& f = reply->fetch();
     if (!f.error().empty() || !f.found()) {
-      std::fprintf(stderr, "syncr diff: %s has no copy of %s%s%s\n", peer.c_str(),
-                   EscapeName(path).c_str(), f.error().empty() ? "" : ": ", f.error().c_str());
+      std::fprintf(stderr, "syncr diff: %s has no copy of %s%s%s\n", EscapeName(peer).c_str(),
+                   EscapeName(path).c_str(), f.error().empty() ? "" : ": ",
+                   PrintableText(f.error()).c_str());
       return 2;
     }
     return DiffAgainst(*config, path, f.content(),
-                       "on " + peer + ", version " + ToString(f.version().vv()));
+                       "on " + EscapeName(peer) + ", version " + ToString(f.version().vv()));
   }
   Result<std::unique_ptr<StateStore>> store = OpenStoreReadOnly(*config);
   if (!store.ok()) {
@@ -405,6 +400,11 @@ int CmdResolve(const std::string& config_flag, const std::string& path, const st
   int code = 0;
   std::optional<Config> config = Load(config_flag, &code);
   if (!config) return code;
+  if (!IsValidUtf8(take)) {  // node names are text: the request could not carry it
+    std::fprintf(stderr, "syncr resolve: --take %s is no node name of %s\n",
+                 EscapeName(take).c_str(), config->source.c_str());
+    return 2;
+  }
   wire::ControlRequest request;
   request.mutable_resolve()->set_path(path);
   request.mutable_resolve()->set_take(take);
@@ -420,7 +420,7 @@ int CmdResolve(const std::string& config_flag, const std::string& path, const st
   std::printf("resolved the conflict on %s%s; the resolution replicates to every node\n",
               EscapeName(path).c_str(),
               take.empty() ? " (kept the current content)"
-                           : (" (took the version from " + take + ")").c_str());
+                           : (" (took the version from " + EscapeName(take) + ")").c_str());
   return 0;
 }
 
@@ -436,8 +436,9 @@ int CmdLog(const std::string& config_flag, const std::string& path, int count) {
   }
   std::vector<EventRecord> events = (*store)->Events(path, count);
   for (auto it = events.rbegin(); it != events.rend(); ++it) {
+    // Safe already, except in rows an older syncr wrote.
     std::printf("%s %-5s %s\n", FormatTime(it->time_ns).c_str(), it->level.c_str(),
-                it->message.c_str());
+                SafeText(it->message).c_str());
   }
   return 0;
 }

@@ -9,11 +9,12 @@ namespace {
 constexpr size_t kCut = 300;  // Printable, PrintableText
 
 /// The length of the well-formed UTF-8 sequence at s[i] (1 to 4), or 0 if
-/// the byte there does not start one.
-size_t Utf8Length(std::string_view s, size_t i) {
+/// the byte there does not start one; its code point in `*code`.
+size_t Utf8Length(std::string_view s, size_t i, uint32_t* code) {
   const auto byte = static_cast<unsigned char>(s[i]);
   size_t len = 0;
   uint32_t cp = 0;
+  *code = byte;
   if (byte < 0x80) return 1;
   if ((byte & 0xE0) == 0xC0) {
     len = 2;
@@ -35,7 +36,16 @@ size_t Utf8Length(std::string_view s, size_t i) {
   }
   constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
   if (cp < kMinForLength[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  *code = cp;
   return len;
+}
+
+/// A character a terminal or an editor acts on rather than shows: the C1
+/// controls (U+0080-U+009F: CSI, NEL), the line and paragraph separators,
+/// and the bidirectional overrides and isolates.
+bool IsInvisibleControl(uint32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
+         (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
 void AppendHex(std::string* out, unsigned char c) {
@@ -52,9 +62,14 @@ std::string Escape(std::string_view s, bool reversible) {
   out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
-    const size_t len = Utf8Length(s, i);
+    uint32_t cp = 0;
+    const size_t len = Utf8Length(s, i, &cp);
     if (len > 1) {
-      out.append(s.substr(i, len));
+      if (IsInvisibleControl(cp)) {
+        for (size_t k = 0; k < len; ++k) AppendHex(&out, static_cast<unsigned char>(s[i + k]));
+      } else {
+        out.append(s.substr(i, len));
+      }
       i += len;
       continue;
     }
@@ -80,7 +95,8 @@ std::string Escape(std::string_view s, bool reversible) {
 
 bool IsValidUtf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
-    const size_t len = Utf8Length(s, i);
+    uint32_t cp = 0;
+    const size_t len = Utf8Length(s, i, &cp);
     if (len == 0) return false;
     i += len;
   }
@@ -95,6 +111,21 @@ std::string Printable(std::string_view s) {
 }
 
 std::string SafeText(std::string_view s) { return Escape(s, false); }
+
+std::string ShellWord(std::string_view path) {
+  const std::string shown = EscapeName(path);
+  if (shown == path && !path.empty() &&
+      path.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                             "0123456789/._-+@%:,=") == std::string_view::npos) {
+    return shown;
+  }
+  std::string quoted = "$'";
+  for (char c : shown) {
+    if (c == '\'') quoted += '\\';
+    quoted += c;
+  }
+  return quoted + "'";
+}
 
 std::string PrintableText(std::string_view s) {
   if (s.size() <= kCut) return SafeText(s);

@@ -19,8 +19,14 @@ bool IsValidUtf8(std::string_view s);
 
 /// `s` escaped, reversibly: a backslash as \\, newline \n, tab \t, any other
 /// control character, DEL and every byte that is not part of well-formed
-/// UTF-8 as \xHH. Other characters (é, 中) are kept.
+/// UTF-8 as \xHH; so are the bytes of the characters a terminal acts on
+/// rather than shows (C1 controls U+0080-U+009F, U+2028, U+2029, the
+/// bidirectional overrides and isolates). Other characters (é, 中) are kept.
 std::string EscapeName(std::string_view s);
+
+/// `path` as one shell word an operator can paste: itself when it needs no
+/// quoting, else bash's $'...' around EscapeName (a ' in it as \').
+std::string ShellWord(std::string_view path);
 
 /// EscapeName of the first 300 bytes, "..." after them if there are more:
 /// for log lines about whatever a peer sent.

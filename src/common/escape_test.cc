@@ -12,7 +12,8 @@ namespace {
 
 using std::string_literals::operator""s;
 
-/// What bash's $'...' makes of `shown`: the escapes EscapeName writes.
+/// What bash's $'...' makes of `shown`, for the escapes EscapeName writes
+/// (the integration test test_odd_names runs bash itself).
 std::string BashUnquote(const std::string& shown) {
   std::string out;
   for (size_t i = 0; i < shown.size(); ++i) {
@@ -20,7 +21,11 @@ std::string BashUnquote(const std::string& shown) {
       out += shown[i];
       continue;
     }
-    const char c = shown[++i];
+    if (++i == shown.size()) {
+      ADD_FAILURE() << "a lone backslash ends " << shown;
+      break;
+    }
+    const char c = shown[i];
     if (c == 'n') {
       out += '\n';
     } else if (c == 't') {
@@ -28,6 +33,10 @@ std::string BashUnquote(const std::string& shown) {
     } else if (c == '\\') {
       out += '\\';
     } else if (c == 'x') {
+      if (i + 2 >= shown.size()) {
+        ADD_FAILURE() << "a cut \\x escape ends " << shown;
+        break;
+      }
       out += static_cast<char>(std::stoi(shown.substr(i + 1, 2), nullptr, 16));
       i += 2;
     } else {
@@ -57,9 +66,34 @@ TEST(EscapeTest, EscapeNameShowsEveryByteAndKeepsCharacters) {
   EXPECT_EQ(EscapeName("a\0b"s), "a\\x00b");
 }
 
+// Characters a terminal acts on rather than shows are escaped byte by byte:
+// C1 controls (CSI U+009B, NEL U+0085), U+2028/2029, bidi overrides.
+TEST(EscapeTest, EscapeNameEscapesInvisibleControls) {
+  EXPECT_EQ(EscapeName("a\xc2\x9b"
+                       "31mb"),
+            "a\\xc2\\x9b31mb");
+  EXPECT_EQ(EscapeName("\xc2\x85"), "\\xc2\\x85");
+  EXPECT_EQ(EscapeName("\xe2\x80\xa8\xe2\x80\xa9"), "\\xe2\\x80\\xa8\\xe2\\x80\\xa9");
+  EXPECT_EQ(EscapeName("evil\xe2\x80\xae"
+                       "exe.txt"),
+            "evil\\xe2\\x80\\xae"
+            "exe.txt");
+  EXPECT_EQ(EscapeName("\xe2\x81\xa6x"), "\\xe2\\x81\\xa6x");
+  EXPECT_EQ(EscapeName("\xc2\xa0\xe2\x80\x94"), "\xc2\xa0\xe2\x80\x94") << "NBSP, em dash: shown";
+  EXPECT_EQ(SafeText("\xc2\x9b"), "\\xc2\\x9b");
+}
+
 TEST(EscapeTest, EscapeNameIsUndoneByBashQuoting) {
-  const std::string names[] = {"/srv/a\nb",  "/srv/\xff\xfe",  "/srv/x\\ny",
-                               "/srv/\\x41", "/srv/tab\there", "/srv/caf\xc3\xa9\x80"};
+  const std::string names[] = {"/srv/a\nb",
+                               "/srv/\xff\xfe",
+                               "/srv/x\\ny",
+                               "/srv/\\x41",
+                               "/srv/tab\there",
+                               "/srv/caf\xc3\xa9\x80",
+                               "/srv/\xc2\x9b"
+                               "csi",
+                               "/srv/\xe2\x80\xae"
+                               "rtl"};
   for (const std::string& name : names) {
     const std::string shown = EscapeName(name);
     EXPECT_TRUE(IsValidUtf8(shown)) << shown;
@@ -74,6 +108,18 @@ TEST(EscapeTest, PrintableCutsLongInput) {
   for (int i = 0; i < 300; ++i) expected += "\\n";
   EXPECT_EQ(shown, expected + "...");
   EXPECT_EQ(PrintableText(std::string(301, 'a')), std::string(300, 'a') + "...");
+  // A cut through a character shows its first bytes escaped: still UTF-8.
+  const std::string cut = Printable(std::string(299, 'a') + "\xc3\xa9");
+  EXPECT_EQ(cut, std::string(299, 'a') + "\\xc3...");
+  EXPECT_TRUE(IsValidUtf8(cut));
+}
+
+TEST(EscapeTest, ShellWordQuotesOnlyWhatNeedsIt) {
+  EXPECT_EQ(ShellWord("/etc/nginx/nginx.conf"), "/etc/nginx/nginx.conf");
+  EXPECT_EQ(ShellWord("/srv/a b"), "$'/srv/a b'");
+  EXPECT_EQ(ShellWord("/srv/it's"), "$'/srv/it\\'s'");
+  EXPECT_EQ(ShellWord("/srv/new\nline"), "$'/srv/new\\nline'");
+  EXPECT_EQ(ShellWord("/srv/$HOME"), "$'/srv/$HOME'");
 }
 
 TEST(EscapeTest, SafeTextLeavesEscapedTextAlone) {

@@ -791,7 +791,7 @@ Result<Change> Node::Resolve(const std::string& path, const std::string& take) {
     if (n == 0) {
       return Status::WithCode(Code::kNotFound,
                               EscapeName(path) + ": no kept conflict version from " + take +
-                                  " (see syncr history " + EscapeName(path) + ")",
+                                  " (see syncr history " + ShellWord(path) + ")",
                               path);
     }
     Result<std::string> content = backups_.Content(path, n);

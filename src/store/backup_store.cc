@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "common/escape.h"
 #include "common/util.h"
 
 namespace syncr {
@@ -127,7 +128,7 @@ Result<std::string> BackupStore::Content(const std::string& path, int n) {
   std::vector<Generation> gens = store_.Generations(path);
   if (n < 1 || static_cast<size_t>(n) > gens.size()) {
     return Status::WithCode(Code::kNotFound,
-                            path + ": no generation " + std::to_string(n) + " (" +
+                            EscapeName(path) + ": no generation " + std::to_string(n) + " (" +
                                 std::to_string(gens.size()) + " kept)",
                             path);
   }
@@ -143,13 +144,14 @@ Result<std::string> BackupStore::Content(const std::string& path, int n) {
   if (!snap.ok()) return snap.status();
   if (snap->info.type != FileType::kFile) {
     return Status::WithCode(Code::kNotFound,
-                            path + ": generation " + std::to_string(n) + " is missing from " + file,
+                            EscapeName(path) + ": generation " + std::to_string(n) +
+                                " is missing from " + EscapeName(file),
                             file);
   }
   if (Sha256(snap->content) != gens[n - 1].hash) {
     return Status::WithCode(Code::kCorrupt,
-                            path + ": generation " + std::to_string(n) + " in " + file +
-                                " does not match its recorded hash",
+                            EscapeName(path) + ": generation " + std::to_string(n) + " in " +
+                                EscapeName(file) + " does not match its recorded hash",
                             file);
   }
   return std::move(snap->content);

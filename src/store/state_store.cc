@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "common/escape.h"
 #include "common/fd.h"
 #include "store/state_dir.h"
 
@@ -293,11 +294,12 @@ Result<std::optional<wire::Version>> StateStore::FindFile(const std::string& pat
   st.BindText(1, path);
   const int rc = st.Step();
   if (rc == SQLITE_DONE) return std::optional<wire::Version>();
-  if (rc != SQLITE_ROW) return DbError(db_, path_, "read the version of " + path);
+  if (rc != SQLITE_ROW) return DbError(db_, path_, "read the version of " + EscapeName(path));
   wire::Version v;
   if (!v.ParseFromString(st.Blob(0))) {
     return Status::WithCode(
-        Code::kCorrupt, "state database " + path_ + ": the version of " + path + " does not parse",
+        Code::kCorrupt,
+        "state database " + path_ + ": the version of " + EscapeName(path) + " does not parse",
         path_);
   }
   return std::optional<wire::Version>(std::move(v));
@@ -335,7 +337,7 @@ Status StateStore::PutFile(const wire::Version& version) {
   Stmt st(Prepared("INSERT OR REPLACE INTO files (path, version) VALUES (?, ?)"));
   st.BindText(1, version.path()).Bind(2, version.SerializeAsString());
   if (st.Step() != SQLITE_DONE)
-    return Fail(DbError(db_, path_, "store version of " + version.path()));
+    return Fail(DbError(db_, path_, "store version of " + EscapeName(version.path())));
   return Status();
 }
 
@@ -365,7 +367,8 @@ Status StateStore::PutPeerHas(const std::string& peer, const std::string& path,
   if (Status s = Writable(); !s.ok()) return s;
   Stmt st(Prepared("INSERT OR REPLACE INTO peer_state (peer, path, vv) VALUES (?, ?, ?)"));
   st.BindText(1, peer).BindText(2, path).Bind(3, vv.SerializeAsString());
-  if (st.Step() != SQLITE_DONE) return Fail(DbError(db_, path_, "store peer state of " + path));
+  if (st.Step() != SQLITE_DONE)
+    return Fail(DbError(db_, path_, "store peer state of " + EscapeName(path)));
   return Status();
 }
 
@@ -381,7 +384,8 @@ Result<int64_t> StateStore::AddGeneration(const Generation& g) {
       .BindText(5, g.origin)
       .Bind(6, int64_t{g.conflict})
       .Bind(7, g.version.SerializeAsString());
-  if (st.Step() != SQLITE_DONE) return Fail(DbError(db_, path_, "store generation of " + g.path));
+  if (st.Step() != SQLITE_DONE)
+    return Fail(DbError(db_, path_, "store generation of " + EscapeName(g.path)));
   return sqlite3_last_insert_rowid(db_);
 }
 
@@ -423,7 +427,8 @@ Result<std::vector<std::string>> StateStore::PruneGenerations(const std::string&
   for (size_t i = static_cast<size_t>(keep); i < all.size(); ++i) {
     Stmt del(Prepared("DELETE FROM generations WHERE id = ?"));
     del.Bind(1, all[i].id);
-    if (del.Step() != SQLITE_DONE) return Fail(DbError(db_, path_, "prune generations of " + path));
+    if (del.Step() != SQLITE_DONE)
+      return Fail(DbError(db_, path_, "prune generations of " + EscapeName(path)));
     dropped_hashes.push_back(all[i].hash);
   }
   std::vector<std::string> unreferenced;
@@ -435,7 +440,7 @@ Result<std::vector<std::string>> StateStore::PruneGenerations(const std::string&
     if (rc == SQLITE_DONE) {
       unreferenced.push_back(hash);
     } else if (rc != SQLITE_ROW) {
-      return DbError(db_, path_, "look up the generations of a backup of " + path);
+      return DbError(db_, path_, "look up the generations of a backup of " + EscapeName(path));
     }
   }
   return unreferenced;

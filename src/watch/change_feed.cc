@@ -119,7 +119,7 @@ Status ChangeFeed::Watch(const std::string& disk) {
     // Logged once per episode, not once per directory: a large tree would
     // flood the log. status counts them.
     listener_.note("", spdlog::level::err,
-                   "out of inotify watches (" + DescribeLimit(limit) + ") at " + disk +
+                   "out of inotify watches (" + DescribeLimit(limit) + ") at " + EscapeName(disk) +
                        ": it and the directories that follow are not watched until the limit "
                        "is raised; syncr retries by itself, and on SIGHUP");
   }
@@ -226,8 +226,9 @@ std::string ChangeFeed::LimitProblem(InotifyLimit limit) const {
   if (dirs.empty()) return "";
   const bool watches = limit == InotifyLimit::kWatches;
   const std::string n = std::to_string(dirs.size());
-  return n + (dirs.size() == 1 ? " directory under " : " directories under ") + CommonDir(dirs) +
-         (dirs.size() == 1 ? " is" : " are") + " not watched (changes there are not seen): " +
+  return n + (dirs.size() == 1 ? " directory under " : " directories under ") +
+         EscapeName(CommonDir(dirs)) + (dirs.size() == 1 ? " is" : " are") +
+         " not watched (changes there are not seen): " +
          (watches ? "out of inotify watches (" : "out of inotify instances (") +
          DescribeLimit(limit) + "); raise " +
          (watches ? "fs.inotify.max_user_watches (and fs.inotify.max_user_instances)"

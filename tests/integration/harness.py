@@ -246,6 +246,13 @@ def find_peer(status: dict, name: str):
     return None
 
 
+def invisible_control(cp: int) -> bool:
+    """C1 controls, line/paragraph separators, bidi overrides and isolates:
+    escaped byte by byte although UTF-8 (escape.cc IsInvisibleControl)."""
+    return (0x80 <= cp <= 0x9F or cp in (0x2028, 0x2029) or 0x202A <= cp <= 0x202E
+            or 0x2066 <= cp <= 0x2069)
+
+
 def escape_name(name: bytes) -> str:
     """What syncr shows for a name (src/common/escape.h EscapeName): \\\\ \\n
     \\t, \\xHH for other control characters and bytes that are not UTF-8."""
@@ -264,8 +271,10 @@ def escape_name(name: bytes) -> str:
             except UnicodeDecodeError:
                 continue
         c = name[i]
-        if size > 1:
+        if size > 1 and not invisible_control(ord(name[i:i + size].decode("utf-8"))):
             out.append(name[i:i + size].decode("utf-8"))
+        elif size > 1:
+            out += [f"\\x{b:02x}" for b in name[i:i + size]]
         elif size == 0 or c < 0x20 or c == 0x7F:
             out.append({0x0A: "\\n", 0x09: "\\t"}.get(c, f"\\x{c:02x}"))
         elif c == 0x5C:
@@ -298,8 +307,10 @@ def unescape_name(shown: str) -> str:
 
 
 def find_path(status: dict, path: str):
+    """The row of path (as on disk: status shows it escaped) in a status."""
+    shown = escape_name(os.fsencode(path))
     for p in (status or {}).get("paths", []) or []:
-        if p.get("path") == path:
+        if p.get("path") == shown:
             return p
     return None
 

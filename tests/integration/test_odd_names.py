@@ -5,28 +5,39 @@ characters are never replicated and never shown").
 A name is any bytes but NUL and '/'. Paths travel as protobuf `bytes`; what
 Syncr prints (status, its JSON, history, the log, SYNCR_CHANGED) shows them
 escaped as bash's $'...' does: \\\\ \\n \\t and \\xHH for other control
-characters and for bytes that are not UTF-8 (docs/protocol.md "Names").
+characters (C1 and bidi overrides included) and for bytes that are not
+UTF-8 (docs/protocol.md "Names").
 
 - test_odd_names_replicate_both_ways_and_show_escaped: files named with a
-  newline, a tab, an escape sequence, Latin-1 bytes, a backslash and
-  (valid) UTF-8, a directory with a newline in its name and a file in it,
-  and a symlink whose name and target are not UTF-8 reach b byte for byte;
-  both nodes' `status` exits 0 and lists every one escaped, in valid UTF-8
-  with no control character; b's log and SYNCR_CHANGED name them escaped
-  and hold none of the raw bytes; `history` and `diff --peer` take the raw
-  name; an edit on b and a deletion on a come back the other way; after b
-  restarts (its store read back), both are still in sync.
+  newline, a tab, an escape sequence, Latin-1 bytes, a backslash, a C1
+  CSI, a right-to-left override and (valid) UTF-8, a directory with a
+  newline in its name and a file in it, and a symlink whose name and
+  target are not UTF-8 reach b byte for byte; both nodes' `status` exits 0
+  and lists every one escaped, in valid UTF-8 with no control character,
+  and each shown name, unescaped, is the file on disk; both logs and
+  `syncr log` name them escaped, hold none of the raw bytes and no line a
+  name split; SYNCR_CHANGED lists them escaped; `history` and `diff
+  --peer` take the raw name, and the shown name pasted into bash's $'...'
+  (what the docs say); an edit on b and a deletion on a come back the
+  other way; after b restarts (its store read back), both are in sync.
+- test_a_refused_odd_name_is_named_escaped: a file too big for b is
+  refused for that path alone; a's status and log name it escaped.
+- test_conflict_on_an_odd_name_is_resolved_by_pasting_the_shown_name: a
+  conflict on a name with a tab, Latin-1, a newline and quotes shows in
+  both statuses, and `syncr resolve $'...'` with the shown name ends it.
 Before: none of these names replicated, status showed none of them, and a
 peer's frame with a non-UTF-8 path was refused by protobuf ("invalid UTF-8").
 """
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import unittest
 
-from harness import ClusterTestCase, escape_name, unescape_name
+from harness import ClusterTestCase, escape_name, find_path, unescape_name
+from lossutil import make_concurrent
 
 DIR = "/srv/odd"
 ACTION = ('printf "RUN\\n%sEND\\n" "$SYNCR_CHANGED" >> @TMP@/@NODE@-changed.log')
@@ -41,6 +52,8 @@ FILES = {
     b"back\\slash": b"a backslash\n",
     "caf\u00e9 \u4e2d".encode(): b"valid UTF-8, shown as is\n",
     b"dir\nname/inside\x01": b"in a directory with a newline in its name\n",
+    b"csi-\xc2\x9b31m": b"a C1 control (CSI), valid UTF-8 but shown escaped\n",
+    b"rtl-\xe2\x80\xaetxt.exe": b"a right-to-left override\n",
 }
 LINK = b"link-\xff"
 LINK_TARGET = b"target-\xfe\n"
@@ -56,7 +69,10 @@ def shown(name: bytes) -> str:
 
 
 # Raw bytes of the names above that must never reach a log line.
-RAW_BYTES = [b"\t", b"\x1b", b"\xe9t\xe9", b"\x01", b"\xff", b"\xfe"]
+RAW_BYTES = [b"\t", b"\x1b", b"\xe9t\xe9", b"\x01", b"\xff", b"\xfe", b"\xc2\x9b", b"\xe2\x80\xae"]
+# Every line syncr logs starts so: a raw newline in a name would start one
+# that does not.
+LOG_LINE = re.compile(rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \w+ \[[ab]\] ")
 
 
 class OddNamesTest(ClusterTestCase):
@@ -102,18 +118,28 @@ class OddNamesTest(ClusterTestCase):
             self.assertEqual(r.returncode, 0, text)
             for path in want:
                 self.assertIn(path, text, f"`status` on {n}")
-        self.assertIn("/srv/odd/new\\nline", want)  # the escape the docs show
         for path in want:  # a shown name, unescaped, names the file on disk
             self.assertTrue(os.path.lexists(c.disk("b", unescape_name(path))), path)
 
-        # b's log names what it applied, escaped; no raw byte of a name.
+        # b's log names what it applied, escaped; no raw byte of a name in
+        # either log, nor in `syncr log`; no line a name could have split.
         with open(c.node("b").log, "rb") as f:
             log = f.read()
         for name in FILES:
             self.assertIn(f"applied created {shown(name)} from a".encode(), log)
-        for raw in RAW_BYTES:
-            self.assertNotIn(raw, log, f"a raw {raw!r} of a name in b's log")
-        self.assert_clean_text("b's log", log)
+        for n in ("a", "b"):
+            with open(c.node(n).log, "rb") as f:
+                log = f.read()
+            r = c.cli(n, "log", "-n", "200")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(shown(b"new\nline").encode(), r.stdout)
+            for what, text in ((f"{n}'s log", log), (f"`syncr log` on {n}", r.stdout)):
+                for raw in RAW_BYTES:
+                    self.assertNotIn(raw, text, f"a raw {raw!r} of a name in {what}")
+                self.assert_clean_text(what, text)
+            split = [ln for ln in log.splitlines()
+                     if not LOG_LINE.match(ln) and not ln.startswith(b"=== harness:")]
+            self.assertEqual(split, [], f"{n}'s log has lines a name split")
 
         # The actions' SYNCR_CHANGED: one name a line, escaped.
         def changed(node):
@@ -158,6 +184,56 @@ class OddNamesTest(ClusterTestCase):
         states[shown(b"new\nline")] = "deleted"
         self.assertEqual(self.status_paths(c, "b"), states)
         self.assertEqual(c.read("b", path_of(b"tab\there")), b"edited on b\n")
+
+
+class OddNamesFailuresTest(ClusterTestCase):
+    """Where a name enters an error, a refusal or a conflict."""
+
+    def test_a_refused_odd_name_is_named_escaped(self):
+        # b takes files up to 1000 bytes: a's larger one is refused for that
+        # path alone, and a's status names it, escaped, with the reason.
+        c = self.started_cluster(sync=SYNC, dirs=(DIR,),
+                                 extra_toml={"b": "[limits]\nmax_file_bytes = 1000\n"})
+        big = b"big-\xff\n\x1b"
+        c.write("a", path_of(big), b"x" * 5000)
+        c.write("a", path_of(b"small"), b"fits\n")
+        c.wait_content("b", path_of(b"small"), b"fits\n")
+
+        def refused():
+            row = find_path(c.status_or_fail("a"), path_of(big)) or {}
+            return row if "b" in (row.get("refused_by") or []) else None
+        c.wait_until(refused, what=lambda: f"a's status to show {shown(big)} refused by b")
+        row = refused()
+        self.assertEqual(row["path"], shown(big))
+        self.assertTrue(any("max_file_bytes" in p for p in row["problems"]), row)
+        with open(c.node("a").log, "rb") as f:
+            self.assertIn(f"not sending {shown(big)} to b: too big".encode(), f.read())
+        r = c.cli("a", "status")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        text = OddNamesTest.assert_clean_text(self, "`status` on a", r.stdout)
+        self.assertIn(shown(big), text)
+        self.assertIsNone(c.read("b", path_of(big)))
+
+    def test_conflict_on_an_odd_name_is_resolved_by_pasting_the_shown_name(self):
+        c = self.started_cluster(sync=SYNC, dirs=(DIR,))
+        name = b"conf\tlict-\xe9\n'quoted'"
+        path = path_of(name)
+        c.write("a", path, b"base\n")
+        c.wait_content("b", path, b"base\n")
+        make_concurrent(c, path, b"a's edit\n", b"b's later edit\n")
+        c.wait_connected(timeout=15)
+        for n in ("a", "b"):
+            c.wait_until(lambda n=n: (find_path(c.status_or_fail(n), path) or {}).get("state")
+                         == "conflict", what=f"{shown(name)} in conflict on {n}")
+        # What the docs say: paste the shown name into $'...' (a ' as \').
+        quoted = "$'" + shown(name).replace("'", "\\'") + "'"
+        cmd = f"{shlex.quote(c.bin)} resolve {quoted} -c {shlex.quote(c.node('a').config)}"
+        r = subprocess.run(["bash", "-c", cmd], capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 0, f"{cmd}: {r.stdout!r} {r.stderr!r}")
+        OddNamesTest.assert_clean_text(self, "`resolve`", r.stdout)
+        c.wait_in_sync(timeout=15)
+        for n in ("a", "b"):
+            self.assertEqual(c.read(n, path), b"b's later edit\n", n)
 
 
 if __name__ == "__main__":
