@@ -58,6 +58,18 @@ CLI_TIMEOUT_S = 20
 _STARTED: list[subprocess.Popen] = []
 
 
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def loud_skip(test: unittest.TestCase, msg: str) -> None:
+    """Skip test, loudly; under CI=true a skip is a failure (nothing is
+    skipped in CI without a reason someone has to read)."""
+    sys.stderr.write(f"\n!!!!! {test.id()} cannot run: {msg} !!!!!\n")
+    if IN_CI:
+        test.fail(msg + " (CI=true: this must not be skipped)")
+    test.skipTest(msg)
+
+
 def require_bin() -> str:
     """The syncr binary, or a test failure (never a skip) naming the problem."""
     if not SYNCR_BIN:

@@ -21,23 +21,15 @@ import sys
 import time
 import unittest
 
-from harness import ClusterTestCase, TIMEOUT_SCALE, read_text, sha256_hex
+from harness import ClusterTestCase, TIMEOUT_SCALE, loud_skip, read_text, sha256_hex
 import treeutil as tu
 
 ENTRY = "/etc/nginx"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # One record per action run: the entry, then SYNCR_CHANGED verbatim.
 ACTION = ('printf "RUN %s|%s\\n%sEND\\n" "$SYNCR_PATH" "$SYNCR_EVENT" "$SYNCR_CHANGED"'
           ' >> @TMP@/@NODE@-dir-actions.log')
 RUN_RE = re.compile(r"RUN ([^\n|]*)\|([^\n]*)\n(.*?)END\n", re.S)
-
-
-def loud_skip(test, msg):
-    sys.stderr.write(f"\n!!!!! {test.id()} cannot run: {msg} !!!!!\n")
-    if IN_CI:
-        test.fail(msg + " (CI=true: this must not be skipped)")
-    test.skipTest(msg)
 
 
 class DirTestBase(ClusterTestCase):

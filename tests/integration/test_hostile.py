@@ -33,7 +33,6 @@ from harness import ClusterTestCase, SshServer
 
 P = "/etc/app.conf"
 NGINX = "/etc/nginx"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # b's limits: a small max_file_bytes so that an "oversized" frame is cheap to
 # send (the bound is max_file_bytes + 1 MiB), a short handshake timeout.
@@ -502,7 +501,7 @@ class RestrictedKeyTest(ClusterTestCase):
         if REASON:
             msg = f"RestrictedKeyTest cannot run: {REASON}"
             sys.stderr.write(f"\n!!!!! {msg} !!!!!\n")
-            if IN_CI:
+            if harness.IN_CI:
                 self.fail(msg + " (CI=true: this must not be skipped)")
             self.skipTest(msg)
 

@@ -34,10 +34,12 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 import unittest
 
-from harness import ClusterTestCase, escape_name, find_path, unescape_name
+from harness import ClusterTestCase, escape_name, find_path, loud_skip, unescape_name
 from lossutil import make_concurrent
+import treeutil
 
 DIR = "/srv/odd"
 ACTION = ('printf "RUN\\n%sEND\\n" "$SYNCR_CHANGED" >> @TMP@/@NODE@-changed.log')
@@ -184,6 +186,25 @@ class OddNamesTest(ClusterTestCase):
         states[shown(b"new\nline")] = "deleted"
         self.assertEqual(self.status_paths(c, "b"), states)
         self.assertEqual(c.read("b", path_of(b"tab\there")), b"edited on b\n")
+
+
+    def test_an_xattr_name_that_is_not_utf8_replicates(self):
+        c = self.cluster(sync=SYNC)
+        for n in ("a", "b"):
+            os.makedirs(c.disk(n, DIR))
+        reason = treeutil.xattrs_supported(c.disk("a", DIR))
+        if reason:
+            loud_skip(self, reason)
+        c.start_all()
+        c.wait_connected()
+        attr = os.fsdecode(b"user.odd-\xff\n")
+        full_a, full_b = c.disk("a", path_of(b"attr")), c.disk("b", path_of(b"attr"))
+        treeutil.write_file(full_a, b"with an odd xattr name\n")
+        os.setxattr(full_a, attr, b"value")
+        c.wait_until(lambda: treeutil.user_xattrs(full_b).get(attr) == b"value",
+                     what=lambda: f"{attr!r} on b (there: {treeutil.user_xattrs(full_b)})")
+        c.wait_in_sync()
+        OddNamesTest.status_paths(self, c, "a")  # its JSON still parses, and says in sync
 
 
 class OddNamesFailuresTest(ClusterTestCase):

@@ -26,7 +26,6 @@ from harness import ClusterTestCase, SshServer
 
 P = "/etc/app.conf"
 REASON = harness.ssh_unavailable_reason()
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 class SshTest(ClusterTestCase):
@@ -35,7 +34,7 @@ class SshTest(ClusterTestCase):
         if REASON:
             msg = f"test_ssh cannot run: {REASON}"
             sys.stderr.write(f"\n!!!!! {msg} !!!!!\n")
-            if IN_CI:
+            if harness.IN_CI:
                 self.fail(msg + " (CI=true: this must not be skipped)")
             self.skipTest(msg)
 
