@@ -41,6 +41,14 @@ void ActionScheduler::OnChange(const ActionChange& change) {
   Batch& batch = batches_[entry->path];
   if (batch.changes.empty()) batch.first_ms = loop_.clock().MonoMs();
   batch.changes.push_back(change);
+  if (told_pending_.insert(entry->path).second && on_report_) {
+    // Before the Ack of the version that made this change: a peer waiting
+    // for our actions (syncr wait) knows a report follows.
+    wire::ActionReport pending;
+    pending.set_entry(entry->path);
+    pending.set_pending(true);
+    on_report_(pending);
+  }
   const bool tree = change.path != entry->path || change.directory;
   const int64_t delay =
       ActionDelayMs(tree, batch.first_ms, loop_.clock().MonoMs(), kQuietMs, kMaxGatherMs);
@@ -122,7 +130,29 @@ void ActionScheduler::OnJobDone(const std::string& entry) {
   report.set_ok(ok);
   reports_[entry] = report;
   journal_.KeepReport(report);
+  report.set_pending(Pending(entry));  // changes that came while it ran: one more run
+  if (!report.pending()) told_pending_.erase(entry);
   if (on_report_) on_report_(report);
+}
+
+bool ActionScheduler::Pending(const std::string& entry) const {
+  auto it = batches_.find(entry);
+  return runner_.Running(entry) || (it != batches_.end() && !it->second.changes.empty());
+}
+
+std::vector<wire::ActionReport> ActionScheduler::ReportsForPeers() const {
+  std::vector<wire::ActionReport> out;
+  for (const auto& [entry, report] : reports_) {
+    out.push_back(report);
+    out.back().set_pending(Pending(entry));
+  }
+  for (const std::string& entry : told_pending_) {
+    if (reports_.count(entry) || !Pending(entry)) continue;
+    out.emplace_back();
+    out.back().set_entry(entry);
+    out.back().set_pending(true);
+  }
+  return out;
 }
 
 std::set<std::string> ActionScheduler::RunningEntries() const {

@@ -27,7 +27,8 @@ class ActionScheduler {
   static constexpr int64_t kMaxGatherMs = 1000;
 
   /// `on_report` is told each finished run of an entry's actions (every
-  /// command's result), to send to the peers.
+  /// command's result), and, when a change is first handed to an entry, a
+  /// report with only `pending` set: both go to the peers.
   ActionScheduler(EventLoop& loop, const Config& config, Journal& journal,
                   std::function<void(const wire::ActionReport&)> on_report = nullptr);
   ~ActionScheduler();
@@ -46,6 +47,11 @@ class ActionScheduler {
   /// stays until a later run of the entry succeeds (SPEC 10). Kept in the
   /// store (Journal::KeepReport), so a restart does not forget it.
   const std::map<std::string, wire::ActionReport>& reports() const { return reports_; }
+  /// A run of `entry` is gathering or running: its report is still to come.
+  bool Pending(const std::string& entry) const;
+  /// What a peer is told after its Summary: the last run of each entry,
+  /// and which entries have a run to come (ActionReport.pending).
+  std::vector<wire::ActionReport> ReportsForPeers() const;
   /// After a reload: the last run of an entry no longer synced, or that has
   /// no actions any more, can never be replaced by a later run, so it is
   /// dropped here and the peers are told it is cleared (an ok report).
@@ -73,6 +79,8 @@ class ActionScheduler {
   std::map<std::string, wire::ActionResult> last_;
   std::map<std::string, wire::ActionReport> running_report_;  ///< the run not finished yet
   std::map<std::string, wire::ActionReport> reports_;
+  /// Entries the peers were told have a run to come, until its report.
+  std::set<std::string> told_pending_;
   std::function<void(const wire::ActionReport&)> on_report_;
 };
 

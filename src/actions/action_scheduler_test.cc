@@ -145,8 +145,12 @@ TEST_F(ActionSchedulerTest, AFailureAnywhereInTheListMakesTheRunFailedUntilARunS
   const std::string flag = dir_.path() + "/fixed";
   config_.sync[0].actions = {"test -e " + flag, "echo second"};
   std::vector<wire::ActionReport> told;
-  scheduler_ = std::make_unique<ActionScheduler>(
-      loop_, config_, *journal_, [&](const wire::ActionReport& r) { told.push_back(r); });
+  scheduler_ = std::make_unique<ActionScheduler>(loop_, config_, *journal_,
+                                                 [&](const wire::ActionReport& r) {
+                                                   if (!r.results().empty() || r.ok()) {
+                                                     told.push_back(r);  // finished runs
+                                                   }
+                                                 });
   scheduler_->OnChange({kFile, "modified", "b"});
   loop_.RunDueTimers();
   Reap();
@@ -177,8 +181,12 @@ TEST_F(ActionSchedulerTest, AFailureAnywhereInTheListMakesTheRunFailedUntilARunS
 // replaced by a later run: it is dropped, and the peers told it is cleared.
 TEST_F(ActionSchedulerTest, AReloadThatRemovesAnEntrysActionsClearsItsFailedRun) {
   std::vector<wire::ActionReport> told;
-  scheduler_ = std::make_unique<ActionScheduler>(
-      loop_, config_, *journal_, [&](const wire::ActionReport& r) { told.push_back(r); });
+  scheduler_ = std::make_unique<ActionScheduler>(loop_, config_, *journal_,
+                                                 [&](const wire::ActionReport& r) {
+                                                   if (!r.results().empty() || r.ok()) {
+                                                     told.push_back(r);  // finished runs
+                                                   }
+                                                 });
   scheduler_->OnChange({kFailing, "modified", "b"});
   loop_.RunDueTimers();
   Reap();
@@ -218,6 +226,39 @@ TEST_F(ActionSchedulerTest, TheLastRunOfEachEntrySurvivesARestart) {
   scheduler_ = std::make_unique<ActionScheduler>(loop_, config_, *journal_);
   EXPECT_FALSE(scheduler_->reports().count(kFailing));
   EXPECT_TRUE(store_->ActionReports().empty()) << "dropped from the store as well";
+}
+
+// syncr wait (SPEC 12): a change handed to an entry's actions is told to
+// the peers at once (pending), before the Ack of the version that made it;
+// the run's report ends it, unless changes came meanwhile (one more run).
+TEST_F(ActionSchedulerTest, PeersAreToldARunIsToComeUntilItsReport) {
+  std::vector<wire::ActionReport> told;
+  scheduler_ = std::make_unique<ActionScheduler>(
+      loop_, config_, *journal_, [&](const wire::ActionReport& r) { told.push_back(r); });
+  scheduler_->OnChange({kFile, "modified", "b"});
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_TRUE(told[0].pending());
+  EXPECT_TRUE(told[0].results().empty());
+  EXPECT_TRUE(scheduler_->Pending(kFile));
+  scheduler_->OnChange({kFile, "modified", "b"});
+  EXPECT_EQ(told.size(), 1u) << "told once until the report";
+
+  loop_.RunDueTimers();                            // the run starts
+  scheduler_->OnChange({kFile, "modified", "c"});  // arrives while it runs
+  ASSERT_EQ(scheduler_->ReportsForPeers().size(), 1u);
+  EXPECT_TRUE(scheduler_->ReportsForPeers()[0].pending());
+  Reap();
+  ASSERT_EQ(told.size(), 2u);
+  EXPECT_TRUE(told[1].ok());
+  EXPECT_TRUE(told[1].pending()) << "the change that came meanwhile makes one more run";
+  loop_.RunDueTimers();
+  Reap();
+  ASSERT_EQ(told.size(), 3u);
+  EXPECT_FALSE(told[2].pending());
+  EXPECT_FALSE(scheduler_->Pending(kFile));
+  ASSERT_EQ(scheduler_->ReportsForPeers().size(), 1u);
+  EXPECT_FALSE(scheduler_->ReportsForPeers()[0].pending());
+  EXPECT_FALSE(scheduler_->reports().at(kFile).pending()) << "kept without the flag";
 }
 
 TEST_F(ActionSchedulerTest, ADirectoryEntrysBurstMakesOneRunAfterAQuietSpell) {

@@ -443,4 +443,45 @@ int CmdLog(const std::string& config_flag, const std::string& path, int count) {
   return 0;
 }
 
+int CmdWait(const std::string& config_flag, const std::string& path, int timeout_s) {
+  int code = 0;
+  std::optional<LenientConfig> loaded = LoadForReading(config_flag, &code);
+  if (!loaded) return code;
+  const Config* config = &loaded->config;
+  if (loaded->problems.empty() && !config->FindEntry(path)) {
+    std::fprintf(stderr, "syncr wait: %s is not synced by %s\n", EscapeName(path).c_str(),
+                 config->source.c_str());
+    return 2;
+  }
+  wire::ControlRequest request;
+  request.mutable_wait()->set_path(path);
+  request.mutable_wait()->set_timeout_ms(static_cast<uint32_t>(timeout_s) * 1000);
+  Result<wire::ControlReply> reply =
+      SendControl(config->node.socket, request, timeout_s + kControlTimeoutS);
+  if (!reply.ok()) {
+    std::fprintf(stderr, "syncr wait: %s\n", reply.status().ToString().c_str());
+    return 1;
+  }
+  if (!reply->has_wait()) {  // the request itself was refused
+    std::fprintf(stderr, "syncr wait: %s\n", reply->error().c_str());
+    return 1;
+  }
+  const wire::WaitReply& w = reply->wait();
+  const SyncEntry* entry = config->FindEntry(path);
+  for (const std::string& node : w.nodes()) std::printf("%s\n", node.c_str());
+  if (reply->ok()) {
+    std::printf("%s: version %s is on every node%s\n", EscapeName(path).c_str(),
+                w.version().c_str(),
+                entry && !entry->actions.empty() ? " and its actions succeeded" : "");
+    return 0;
+  }
+  std::fprintf(
+      stderr, "syncr wait: %s: version %s %s\n", EscapeName(path).c_str(), w.version().c_str(),
+      w.failed()
+          ? "failed on a node (above)"
+          : ("is not on every node with its actions done after " + std::to_string(timeout_s) + " s")
+                .c_str());
+  return 1;
+}
+
 }  // namespace syncr

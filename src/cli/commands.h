@@ -15,6 +15,10 @@ int CmdDiff(const std::string& config_flag, const std::string& path, int generat
             const std::string& peer);
 int CmdResolve(const std::string& config_flag, const std::string& path, const std::string& take);
 int CmdLog(const std::string& config_flag, const std::string& path, int count);
+/// SPEC 12: 0 once every node holds PATH's current version and its actions
+/// succeeded there; 1 naming the nodes that did not (failed, or not done
+/// within `timeout_s`).
+int CmdWait(const std::string& config_flag, const std::string& path, int timeout_s);
 int CmdDaemon(const std::string& config_flag, const std::string& log_level);
 int CmdConnect(const std::string& config_flag, const std::string& socket_flag);
 /// The embedded demo: two nodes in a temp folder. `self` is this binary.

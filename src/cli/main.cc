@@ -88,6 +88,15 @@ int main(int argc, char** argv) {
   resolve->add_option("--take", take, "put back the losing version that came from NODE");
   resolve->add_option("-c,--config", config, config_help);
 
+  int wait_timeout = 60;
+  auto* wait = app.add_subcommand(
+      "wait", "until every node holds PATH's current version and its actions succeeded");
+  wait->add_option("path", path, "a synced path (a directory: everything below it)")->required();
+  wait->add_option("--timeout", wait_timeout, "give up after S seconds (exit 1)")
+      ->default_val(60)
+      ->check(CLI::Range(1, 3600));
+  wait->add_option("-c,--config", config, config_help);
+
   auto* check = app.add_subcommand("check", "validate the config; exit 2 naming file:line");
   check->add_option("-c,--config", config, config_help);
 
@@ -120,6 +129,7 @@ int main(int argc, char** argv) {
   if (*log) return syncr::CmdLog(config, path, count);
   if (*check) return syncr::CmdCheck(config);
   if (*resolve) return syncr::CmdResolve(config, path, take);
+  if (*wait) return syncr::CmdWait(config, path, wait_timeout);
   if (*import_legacy) return syncr::CmdImportLegacy(incrontab, ini, peer_specs);
   if (*demo) return syncr::CmdDemo(SelfPath(argv[0]));
   return 2;

@@ -1,11 +1,14 @@
 #include "control/control.h"
 
+#include <algorithm>
+
 #include "common/escape.h"
 
 namespace syncr {
 
 Control::~Control() {
   for (auto& [id, waiter] : waiters_) loop_.Cancel(waiter.timer);
+  loop_.Cancel(wait_timer_);
 }
 
 void Control::Handle(uint64_t session, const wire::ControlRequest& request) {
@@ -16,6 +19,9 @@ void Control::Handle(uint64_t session, const wire::ControlRequest& request) {
     *r->mutable_status() = hooks_.status();
   } else if (request.has_fetch()) {
     Fetch(session, request.fetch());
+    return;
+  } else if (request.has_wait()) {
+    StartWait(session, request.wait());
     return;
   } else if (request.has_resolve()) {
     const std::string error = hooks_.resolve(request.resolve());
@@ -87,6 +93,50 @@ void Control::OnLinkDown(const std::string& peer, const std::string& why) {
     it = waiters_.erase(it);
     Fail(session, "lost the connection to peer " + Printable(peer) + " while waiting: " + why);
   }
+}
+
+void Control::StartWait(uint64_t session, const wire::WaitRequest& request) {
+  Result<WaitJudge> judge =
+      hooks_.wait ? hooks_.wait(request.path()) : Status::Error("wait is not supported here");
+  if (!judge.ok()) {
+    Fail(session, judge.status().ToString());
+    return;
+  }
+  Wait wait;
+  wait.session = session;
+  wait.judge = std::move(*judge);
+  wait.timeout_ms = std::min(request.timeout_ms(), kMaxWaitMs);
+  wait.deadline_ms = loop_.clock().MonoMs() + wait.timeout_ms;
+  waits_.push_back(std::move(wait));
+  JudgeWaits();
+}
+
+void Control::JudgeWaits() {
+  const int64_t now = loop_.clock().MonoMs();
+  for (auto it = waits_.begin(); it != waits_.end();) {
+    wire::WaitReply verdict = it->judge();
+    if (!verdict.done() && !verdict.failed() && now < it->deadline_ms) {
+      ++it;
+      continue;
+    }
+    wire::Frame frame;
+    wire::ControlReply* r = frame.mutable_reply();
+    r->set_ok(verdict.done());
+    if (verdict.failed()) {
+      r->set_error("failed");
+    } else if (!verdict.done()) {
+      r->set_error("not done after " + std::to_string(it->timeout_ms / 1000) + " s");
+    }
+    *r->mutable_wait() = std::move(verdict);
+    const uint64_t session = it->session;
+    it = waits_.erase(it);
+    hooks_.reply(session, frame);
+  }
+  if (waits_.empty() || wait_timer_ != 0) return;
+  wait_timer_ = loop_.After(kWaitTickMs, [this] {
+    wait_timer_ = 0;
+    JudgeWaits();
+  });
 }
 
 }  // namespace syncr

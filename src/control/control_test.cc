@@ -10,6 +10,7 @@
 
 #include "loop/clock.h"
 #include "loop/event_loop.h"
+#include "testing/testing.h"
 
 namespace syncr {
 namespace {
@@ -216,6 +217,67 @@ TEST_F(ControlTest, DestroyingControlCancelsTheWaitersTimers) {
   EXPECT_EQ(loop_.pending_timers(), 0u);
   AdvanceAndRunTimers(clock_, loop_, Control::kFetchTimeoutMs);  // nothing left to fire
   EXPECT_TRUE(replies_.empty());
+}
+
+// syncr wait: judged at once, again every kWaitTickMs while it lasts, and
+// answered when done, failed, or at its deadline; a path the hook refuses
+// is answered at once; no timer is left once no wait is.
+TEST_F(ControlTest, AWaitIsJudgedEachTickUntilDoneFailedOrItsDeadline) {
+  int judged = 0;
+  bool done = false;
+  control_ = std::make_unique<Control>(loop_, [&] {
+    Control::Hooks hooks;
+    hooks.reply = [this](uint64_t session, const wire::Frame& frame) {
+      replies_.emplace_back(session, frame.reply());
+    };
+    hooks.wait = [&](const std::string& path) -> Result<Control::WaitJudge> {
+      if (path != "/etc/hosts") return Status::Error(path + " is not synced");
+      return Control::WaitJudge([&] {
+        ++judged;
+        wire::WaitReply w;
+        w.set_done(done);
+        w.add_nodes(done ? "b: holds it" : "b: has not applied /etc/hosts yet");
+        return w;
+      });
+    };
+    return hooks;
+  }());
+  auto wait = [&](uint64_t session, const std::string& path, uint32_t timeout_ms) {
+    wire::ControlRequest request;
+    request.mutable_wait()->set_path(path);
+    request.mutable_wait()->set_timeout_ms(timeout_ms);
+    control_->Handle(session, request);
+  };
+
+  wait(1, "/etc/other", 1000);
+  ASSERT_EQ(replies_.size(), 1u);
+  EXPECT_FALSE(replies_[0].second.ok());
+  EXPECT_EQ(replies_[0].second.error(), "/etc/other is not synced");
+
+  wait(2, "/etc/hosts", 1000);
+  EXPECT_EQ(judged, 1);
+  EXPECT_EQ(control_->waiting(), 1u);
+  AdvanceAndRunTimers(clock_, loop_, Control::kWaitTickMs);
+  EXPECT_EQ(judged, 2);
+  done = true;
+  AdvanceAndRunTimers(clock_, loop_, Control::kWaitTickMs);
+  ASSERT_EQ(replies_.size(), 2u);
+  EXPECT_EQ(replies_[1].first, 2u);
+  EXPECT_TRUE(replies_[1].second.ok());
+  EXPECT_EQ(replies_[1].second.wait().nodes(0), "b: holds it");
+  EXPECT_EQ(loop_.pending_timers(), 0u);
+
+  done = false;
+  wait(3, "/etc/hosts", 1000);
+  AdvanceAndRunTimers(clock_, loop_, 999);
+  EXPECT_EQ(replies_.size(), 2u);
+  AdvanceAndRunTimers(clock_, loop_, Control::kWaitTickMs);
+  ASSERT_EQ(replies_.size(), 3u);
+  EXPECT_FALSE(replies_[2].second.ok());
+  EXPECT_EQ(replies_[2].second.error(), "not done after 1 s");
+  EXPECT_EQ(replies_[2].second.wait().nodes(0), "b: has not applied /etc/hosts yet");
+  EXPECT_EQ(control_->waiting(), 0u);
+  EXPECT_EQ(loop_.pending_timers(), 0u);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "control/control.h"
+#include "engine/path_policy.h"
 #include "loop/event_loop.h"
 #include "os/temp_names.h"
 #include "peer/inbound.h"
@@ -54,6 +55,10 @@ class DaemonImpl {
   void ForEachLink(const std::function<void(PeerLink&)>& fn);
   wire::StatusReply StatusReply();
   std::string Resolve(const wire::ResolveRequest& request);
+  Result<Control::WaitJudge> StartWait(const std::string& path);
+  /// The snapshots JudgeWait needs: what each peer holds of `target`, its
+  /// reports and runs to come, and ours (cheap: judged every tick).
+  StatusInput WaitInput(const WaitTarget& target);
 
   // Routes between rooms.
   void OnLocalChange(const Change& change, bool baseline);
@@ -129,6 +134,7 @@ void DaemonImpl::Build() {
                    return "";
                  },
                  [this](uint64_t id, const wire::Frame& reply) { inbound_->Reply(id, reply); },
+                 [this](const std::string& path) { return StartWait(path); },
              });
   inbound_ = std::make_unique<Inbound>(
       loop_, config_, *store_, *replica_, *journal_,
@@ -140,11 +146,7 @@ void DaemonImpl::Build() {
           [this](uint64_t id, const wire::ControlRequest& request) {
             control_->Handle(id, request);
           },
-          [this] {
-            std::vector<wire::ActionReport> reports;
-            for (const auto& [entry, report] : actions_->reports()) reports.push_back(report);
-            return reports;
-          },
+          [this] { return actions_->ReportsForPeers(); },
       });
 }
 
@@ -268,6 +270,46 @@ std::string DaemonImpl::Resolve(const wire::ResolveRequest& request) {
                                   : ", taking the version from " + Printable(request.take())));
   OnLocalChange(*change, false);
   return "";
+}
+
+// syncr wait (SPEC 12). The scan first: a save made just before the
+// request, still settling in the watcher, is recorded (and sent) now.
+Result<Control::WaitJudge> DaemonImpl::StartWait(const std::string& path) {
+  const SyncEntry* entry = config_.FindEntry(path);
+  if (!entry || IsNotSynced(config_, path)) {
+    return syncr::Status::Error(EscapeName(path) + " is not synced by " + config_.source);
+  }
+  replica_->ScanTree(path, true);
+  WaitTarget target;
+  target.path = path;
+  target.entry = entry->path;
+  target.actions = !entry->actions.empty();
+  if (std::optional<wire::Version> v = store_->GetFile(path)) target.versions.push_back(*v);
+  for (wire::Version& v : store_->FilesUnder(path)) target.versions.push_back(std::move(v));
+  if (target.versions.empty()) {
+    return syncr::Status::Error(EscapeName(path) + " has no version on this node (no such file?)");
+  }
+  return Control::WaitJudge(
+      [this, target = std::move(target)] { return JudgeWait(WaitInput(target), target); });
+}
+
+StatusInput DaemonImpl::WaitInput(const WaitTarget& target) {
+  StatusInput in;
+  in.node = config_.node.name;
+  for (auto& [name, link] : links_) {
+    PeerSnapshot peer = link->Snapshot();
+    if (target.versions.size() > 64) {
+      peer.has = store_->AllPeerHas(name);  // one read, not one per path
+    } else {
+      for (const wire::Version& v : target.versions) {
+        if (auto has = store_->GetPeerHas(name, v.path())) peer.has[v.path()] = *has;
+      }
+    }
+    in.peers.push_back(std::move(peer));
+  }
+  in.action_reports = actions_->reports();
+  if (actions_->Pending(target.entry)) in.actions_pending.insert(target.entry);
+  return in;
 }
 
 wire::StatusReply DaemonImpl::StatusReply() {

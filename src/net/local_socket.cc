@@ -45,7 +45,7 @@ static bool WriteAll(int fd, const char* data, size_t size) {
 }
 
 Result<wire::ControlReply> SendControl(const std::string& socket_path,
-                                       const wire::ControlRequest& request) {
+                                       const wire::ControlRequest& request, int timeout_s) {
   Result<UniqueFd> fd = ConnectLocal(socket_path);
   if (!fd.ok()) return fd.status();
   wire::Frame frame;
@@ -58,7 +58,7 @@ Result<wire::ControlReply> SendControl(const std::string& socket_path,
   // A daemon that is frozen or wedged must not hang the CLI (or a
   // monitoring check) for ever. Its own waits end sooner (a fetch after
   // Control::kFetchTimeoutMs), so this only fires when it cannot answer.
-  timeval limit{kControlTimeoutS, 0};
+  timeval limit{timeout_s, 0};
   setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
   FrameDecoder decoder(256u << 20);
   char buf[65536];
@@ -76,7 +76,7 @@ Result<wire::ControlReply> SendControl(const std::string& socket_path,
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       return Status::Error("the daemon at " + socket_path + " did not answer within " +
-                           std::to_string(kControlTimeoutS) +
+                           std::to_string(timeout_s) +
                            " s (is it stopped or stuck? see journalctl -u syncr)");
     }
     if (n <= 0) return Status::Error("the daemon at " + socket_path + " closed without a reply");

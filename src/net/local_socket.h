@@ -18,9 +18,10 @@ Result<UniqueFd> ConnectLocal(const std::string& socket_path);
 constexpr int kControlTimeoutS = 30;
 
 /// Sends one control request and waits for the reply, at most
-/// kControlTimeoutS.
+/// `timeout_s` (a wait's own timeout plus a margin, for `syncr wait`).
 Result<wire::ControlReply> SendControl(const std::string& socket_path,
-                                       const wire::ControlRequest& request);
+                                       const wire::ControlRequest& request,
+                                       int timeout_s = kControlTimeoutS);
 
 /// Copies stdin to the socket and the socket to stdout until either side
 /// closes. Returns the exit code for `syncr connect`.

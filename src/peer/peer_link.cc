@@ -263,7 +263,7 @@ void PeerLink::OnFrame(const wire::Frame& frame) {
       if (frame.pong().nonce() == ping_nonce_) MeasureSkew(frame.pong().wall_ns(), ping_sent_ns_);
       return;
     case wire::Frame::kActionReport:
-      action_reports_[frame.action_report().entry()] = frame.action_report();
+      OnActionReport(frame.action_report());
       return;
     case wire::Frame::kFetchReply:
       if (hooks_.fetch_reply) hooks_.fetch_reply(peer_.name, frame.fetch_reply());
@@ -288,6 +288,7 @@ void PeerLink::OnWelcome(const wire::Welcome& welcome) {
   // what it refused is judged again by this catch-up.
   outbox_.ForgetRefusals();
   action_reports_.clear();  // it tells them again after its Summary
+  actions_pending_.clear();
   peer_max_file_bytes_ = welcome.max_file_bytes();
   MeasureSkew(welcome.wall_ns(), hello_sent_ns_);
   Enter(State::kCatchingUp);
@@ -355,6 +356,21 @@ void PeerLink::OnAck(const wire::Ack& ack) {
 // The peer could not write the path (disk full, read-only, permission): it
 // is kept for status and retried. A full disk stays full for a while, so
 // the log says it once, again when the peer's error changes, and every
+// A report with only `pending` says a run is to come (it keeps the last
+// finished run); one with results is the last finished run, and, unless
+// pending is set too, the end of what was to come.
+void PeerLink::OnActionReport(const wire::ActionReport& report) {
+  if (report.pending()) {
+    actions_pending_.insert(report.entry());
+  } else {
+    actions_pending_.erase(report.entry());
+  }
+  if (report.pending() && report.results().empty()) return;
+  wire::ActionReport& kept = action_reports_[report.entry()];
+  kept = report;
+  kept.clear_pending();
+}
+
 // kStillFailingLogMs while it lasts; not at every retry.
 void PeerLink::OnApplyFailed(const wire::Ack& ack) {
   const std::string error = PrintableText(ack.error());
@@ -515,6 +531,7 @@ PeerSnapshot PeerLink::Snapshot() const {
   for (const auto& [path, failure] : failed_) s.failed[path] = failure.error;
   s.clock_skew_ms = clock_skew_ms_;
   s.actions = action_reports_;
+  s.actions_pending = actions_pending_;
   return s;
 }
 

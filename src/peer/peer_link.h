@@ -119,6 +119,7 @@ class PeerLink {
   void Keepalive();
   void RetryLater(const std::string& path);
   void OnApplyFailed(const wire::Ack& ack);
+  void OnActionReport(const wire::ActionReport& report);
   void OnApplied(const std::string& path);
 
   EventLoop& loop_;
@@ -157,6 +158,7 @@ class PeerLink {
   int64_t clock_skew_ms_ = 0;         ///< its clock minus ours, at least (last Welcome or Pong)
   std::string last_error_;
   std::map<std::string, wire::ActionReport> action_reports_;  ///< its last run, by entry
+  std::set<std::string> actions_pending_;                     ///< entries with a run to come there
   std::map<std::string, wire::VersionVector> summary_;        ///< pages received so far
   std::map<std::string, wire::VersionVector> untold_;         ///< Have not sent yet (see Tell)
   /// Have sent on the current channel: told again after a reconnect, since

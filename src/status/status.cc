@@ -163,4 +163,68 @@ wire::StatusReply BuildStatus(const Config& config, const StatusInput& input) {
   return reply;
 }
 
+wire::WaitReply JudgeWait(const StatusInput& input, const WaitTarget& target) {
+  wire::WaitReply reply;
+  for (const wire::Version& v : target.versions) {
+    if (v.path() == target.path) reply.set_version(ToString(v.vv()));
+  }
+  bool done = true;
+  bool failed = false;
+  // The actions part, the same for every node: "" when done.
+  auto actions = [&](const std::string& node, bool pending, const wire::ActionReport* last) {
+    if (!target.actions) return std::string();
+    if (pending) return std::string("its actions have not finished");
+    if (last && !last->ok()) {
+      failed = true;
+      return FailedActionsProblem(node, *last);
+    }
+    return std::string();
+  };
+  auto line = [&](const std::string& node, const std::string& waiting) {
+    done = done && waiting.empty();
+    reply.add_nodes(node + ": " +
+                    (waiting.empty()
+                         ? std::string(target.actions ? "holds it; actions succeeded" : "holds it")
+                         : waiting));
+  };
+  auto report = [](const std::map<std::string, wire::ActionReport>& reports,
+                   const std::string& entry) -> const wire::ActionReport* {
+    auto it = reports.find(entry);
+    return it == reports.end() ? nullptr : &it->second;
+  };
+  line(input.node, actions(input.node, input.actions_pending.count(target.entry) > 0,
+                           report(input.action_reports, target.entry)));
+  for (const PeerSnapshot& peer : input.peers) {
+    std::string waiting;
+    for (const wire::Version& v : target.versions) {
+      if (auto refused = peer.refused.find(v.path()); refused != peer.refused.end()) {
+        failed = true;
+        waiting = "refuses " + EscapeName(v.path()) + ": " + refused->second;
+        break;
+      }
+      auto has = peer.has.find(v.path());
+      if (v.kind() == wire::KIND_NONE ||
+          !PeerLacks(v, has == peer.has.end() ? nullptr : &has->second)) {
+        continue;
+      }
+      waiting = "has not applied " + EscapeName(v.path()) + " yet";
+      if (auto why = peer.failed.find(v.path()); why != peer.failed.end()) {
+        waiting += ": it could not: " + why->second;
+      } else if (!peer.connected) {
+        waiting +=
+            ": not connected" + (peer.last_error.empty() ? "" : " (" + peer.last_error + ")");
+      }
+      break;
+    }
+    if (waiting.empty()) {
+      waiting = actions(peer.name, peer.actions_pending.count(target.entry) > 0,
+                        report(peer.actions, target.entry));
+    }
+    line(peer.name, waiting);
+  }
+  reply.set_done(done && !failed);
+  reply.set_failed(failed);
+  return reply;
+}
+
 }  // namespace syncr

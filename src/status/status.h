@@ -27,6 +27,7 @@ struct PeerSnapshot {
   std::map<std::string, wire::VersionVector> has;     ///< what the peer is known to hold
   std::map<std::string, std::string> refused;         ///< path -> why it will not take it
   std::map<std::string, wire::ActionReport> actions;  ///< its last run of each entry's actions
+  std::set<std::string> actions_pending;  ///< entries with a run to come there (not reported yet)
   /// path -> the error the peer gave when it last failed to apply it (it
   /// is retried); shown only while the peer still lacks the path.
   std::map<std::string, std::string> failed;
@@ -57,8 +58,9 @@ struct StatusInput {
   int64_t started_ns = 0;
   std::vector<wire::Version> files;  ///< every stored version
   std::vector<PeerSnapshot> peers;
-  std::map<std::string, wire::ActionResult> last_action;     ///< by sync entry
-  std::set<std::string> actions_running;                     ///< sync entries
+  std::map<std::string, wire::ActionResult> last_action;  ///< by sync entry
+  std::set<std::string> actions_running;                  ///< sync entries
+  std::set<std::string> actions_pending;  ///< entries with a run gathering or running
   std::map<std::string, wire::ActionReport> action_reports;  ///< our last run, by entry
   std::vector<std::string> problems;                         ///< node-wide, with remedy
   std::map<std::string, std::string> path_problems;          ///< path -> why, with remedy
@@ -67,5 +69,22 @@ struct StatusInput {
 /// The reply; `config` says which stored paths are still synced (rows of
 /// entries removed by a reload are history, not state).
 wire::StatusReply BuildStatus(const Config& config, const StatusInput& input);
+
+/// What `syncr wait PATH` waits for (SPEC 12): the versions this node holds
+/// of PATH and everything below it, once it has scanned PATH for the
+/// request (so a save made just before counts).
+struct WaitTarget {
+  std::string path;
+  std::string entry;     ///< its sync entry
+  bool actions = false;  ///< the entry has actions here
+  std::vector<wire::Version> versions;
+};
+
+/// `syncr wait` at this moment. Done when every node holds every target
+/// version and, if the entry has actions, has no run of them to come and
+/// its last run succeeded; failed as soon as a node refuses a target or
+/// its last run (after it got the version) failed; otherwise still
+/// waiting. One line per node, this one first, says where it stands.
+wire::WaitReply JudgeWait(const StatusInput& input, const WaitTarget& target);
 
 }  // namespace syncr

@@ -290,5 +290,86 @@ TEST_F(BuildStatusTest, ARunningFirstActionIsFlaggedWithoutALastResult) {
   EXPECT_FALSE(Row(reply, "/etc/app/x.conf")->has_last_action());
 }
 
+// ---- syncr wait (SPEC 12)
+
+/// a waits for /etc/hosts (version a:2, its entry has actions) on b and c,
+/// both connected and holding it, with no run to come and none failed.
+class JudgeWaitTest : public BuildStatusTest {
+ protected:
+  JudgeWaitTest() {
+    target_.path = "/etc/hosts";
+    target_.entry = "/etc/hosts";
+    target_.actions = true;
+    target_.versions = {input_.files[0]};
+  }
+
+  wire::ActionReport Report(bool ok) const {
+    wire::ActionReport r;
+    r.set_entry("/etc/hosts");
+    r.set_ok(ok);
+    wire::ActionResult* result = r.add_results();
+    result->set_command("systemctl restart x");
+    result->set_exit_code(ok ? 0 : 1);
+    return r;
+  }
+
+  WaitTarget target_;
+};
+
+TEST_F(JudgeWaitTest, DoneWhenEveryNodeHoldsItAndNoRunIsToCome) {
+  wire::WaitReply w = JudgeWait(input_, target_);
+  EXPECT_TRUE(w.done());
+  EXPECT_FALSE(w.failed());
+  EXPECT_EQ(w.version(), "a:2");
+  EXPECT_EQ(Strings(w.nodes()), (std::vector<std::string>{"a: holds it; actions succeeded",
+                                                          "b: holds it; actions succeeded",
+                                                          "c: holds it; actions succeeded"}));
+}
+
+TEST_F(JudgeWaitTest, APeerThatLacksItOrHasARunToComeIsWaitedFor) {
+  input_.peers[0].has.erase("/etc/hosts");
+  input_.peers[1].actions_pending.insert("/etc/hosts");
+  wire::WaitReply w = JudgeWait(input_, target_);
+  EXPECT_FALSE(w.done());
+  EXPECT_FALSE(w.failed());
+  EXPECT_EQ(w.nodes(1), "b: has not applied /etc/hosts yet");
+  EXPECT_EQ(w.nodes(2), "c: its actions have not finished");
+
+  input_.actions_pending.insert("/etc/hosts");  // ours too
+  EXPECT_EQ(JudgeWait(input_, target_).nodes(0), "a: its actions have not finished");
+}
+
+TEST_F(JudgeWaitTest, AnOlderVersionHeldIsWaitedForAndADisconnectedPeerSaysSo) {
+  input_.peers[0].has["/etc/hosts"] = VV({{"a", 1}});
+  input_.peers[0].connected = false;
+  input_.peers[0].last_error = "connection refused";
+  wire::WaitReply w = JudgeWait(input_, target_);
+  EXPECT_FALSE(w.done());
+  EXPECT_EQ(w.nodes(1), "b: has not applied /etc/hosts yet: not connected (connection refused)");
+}
+
+TEST_F(JudgeWaitTest, AFailedRunOrARefusalEndsTheWait) {
+  input_.peers[1].actions["/etc/hosts"] = Report(false);
+  wire::WaitReply w = JudgeWait(input_, target_);
+  EXPECT_FALSE(w.done());
+  EXPECT_TRUE(w.failed());
+  EXPECT_NE(w.nodes(2).find("actions for /etc/hosts failed on c"), std::string::npos) << w.nodes(2);
+
+  input_.peers[1].actions["/etc/hosts"] = Report(true);
+  input_.peers[0].refused["/etc/hosts"] = "not synced by b's config";
+  input_.peers[0].has.erase("/etc/hosts");
+  w = JudgeWait(input_, target_);
+  EXPECT_TRUE(w.failed());
+  EXPECT_EQ(w.nodes(1), "b: refuses /etc/hosts: not synced by b's config");
+}
+
+TEST_F(JudgeWaitTest, WithoutActionsHoldingItIsEnough) {
+  target_.actions = false;
+  input_.peers[0].actions["/etc/hosts"] = Report(false);  // not ours to judge
+  wire::WaitReply w = JudgeWait(input_, target_);
+  EXPECT_TRUE(w.done());
+  EXPECT_EQ(w.nodes(1), "b: holds it");
+}
+
 }  // namespace
 }  // namespace syncr
