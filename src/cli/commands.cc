@@ -74,6 +74,20 @@ std::optional<LenientConfig> LoadForReading(const std::string& config_flag, int*
   return loaded;
 }
 
+/// LoadForReading, then exit 2 for a PATH the config does not sync (not
+/// judged when the file has errors: the daemon's answer says).
+std::optional<LenientConfig> LoadForPath(const char* command, const std::string& config_flag,
+                                         const std::string& path, int* code) {
+  std::optional<LenientConfig> loaded = LoadForReading(config_flag, code);
+  if (loaded && loaded->problems.empty() && !loaded->config.FindEntry(path)) {
+    std::fprintf(stderr, "syncr %s: %s is not synced by %s\n", command, EscapeName(path).c_str(),
+                 loaded->config.source.c_str());
+    *code = 2;
+    return std::nullopt;
+  }
+  return loaded;
+}
+
 std::string ToJson(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;
@@ -210,14 +224,9 @@ int CmdStatus(const std::string& config_flag, bool json) {
 
 int CmdHistory(const std::string& config_flag, const std::string& path, bool json) {
   int code = 0;
-  std::optional<LenientConfig> loaded = LoadForReading(config_flag, &code);
+  std::optional<LenientConfig> loaded = LoadForPath("history", config_flag, path, &code);
   if (!loaded) return code;
   const Config* config = &loaded->config;
-  if (loaded->problems.empty() && !config->FindEntry(path)) {
-    std::fprintf(stderr, "syncr history: %s is not synced by %s\n", EscapeName(path).c_str(),
-                 config->source.c_str());
-    return 2;
-  }
   Result<std::unique_ptr<StateStore>> store = OpenStoreReadOnly(*config);
   if (!store.ok()) {
     std::fprintf(stderr, "syncr history: %s\n", store.status().ToString().c_str());
@@ -349,14 +358,9 @@ int DiffAgainst(const Config& config, const std::string& path, const std::string
 int CmdDiff(const std::string& config_flag, const std::string& path, int generation,
             const std::string& peer) {
   int code = 0;
-  std::optional<LenientConfig> loaded = LoadForReading(config_flag, &code);
+  std::optional<LenientConfig> loaded = LoadForPath("diff", config_flag, path, &code);
   if (!loaded) return code;
   const Config* config = &loaded->config;
-  if (loaded->problems.empty() && !config->FindEntry(path)) {
-    std::fprintf(stderr, "syncr diff: %s is not synced by %s\n", EscapeName(path).c_str(),
-                 config->source.c_str());
-    return 2;
-  }
   if (!peer.empty()) {
     if (!IsValidUtf8(peer)) {  // node names are text: the request could not carry it
       std::fprintf(stderr, "syncr diff: --peer %s is no node name of %s\n",
@@ -445,14 +449,9 @@ int CmdLog(const std::string& config_flag, const std::string& path, int count) {
 
 int CmdWait(const std::string& config_flag, const std::string& path, int timeout_s) {
   int code = 0;
-  std::optional<LenientConfig> loaded = LoadForReading(config_flag, &code);
+  std::optional<LenientConfig> loaded = LoadForPath("wait", config_flag, path, &code);
   if (!loaded) return code;
   const Config* config = &loaded->config;
-  if (loaded->problems.empty() && !config->FindEntry(path)) {
-    std::fprintf(stderr, "syncr wait: %s is not synced by %s\n", EscapeName(path).c_str(),
-                 config->source.c_str());
-    return 2;
-  }
   wire::ControlRequest request;
   request.mutable_wait()->set_path(path);
   request.mutable_wait()->set_timeout_ms(static_cast<uint32_t>(timeout_s) * 1000);
