@@ -15,15 +15,41 @@ ActionScheduler::ActionScheduler(EventLoop& loop, const Config& config, Journal&
           [this](const std::string& entry) { Flush(entry); },
           [this](const std::string& entry) { OnJobDone(entry); }),
       on_report_(std::move(on_report)) {
-  // The last runs before a restart: a failure there is still a failure.
+  // The last runs before a restart: a failure there is still a failure,
+  // and a run still to come then was cut short by the stop (Resume).
   for (wire::ActionReport& report : journal_.KeptReports()) {
     if (!HasActions(report.entry())) {
       journal_.DropReport(report.entry());
       continue;
     }
-    if (!report.results().empty()) last_[report.entry()] = *report.results().rbegin();
+    if (report.pending()) interrupted_.insert(report.entry());
+    report.clear_pending();
+    if (report.results().empty()) continue;
+    last_[report.entry()] = *report.results().rbegin();
     reports_[report.entry()] = std::move(report);
   }
+}
+
+void ActionScheduler::ResumeInterrupted() {
+  for (const std::string& entry : interrupted_) {
+    if (!HasActions(entry)) continue;
+    journal_.Note(entry, spdlog::level::warn,
+                  "actions for " + EscapeName(entry) +
+                      " were cut short when syncr last stopped (a change had not had its run, "
+                      "or its run had not finished): running them again");
+    OnChange({entry, "modified", config_.node.name});
+  }
+  interrupted_.clear();
+}
+
+// What is kept across a restart: the last finished run, and whether a run
+// was to come (so that a stop before it ran does not lose it).
+void ActionScheduler::Keep(const std::string& entry, bool pending) {
+  wire::ActionReport kept;
+  if (auto it = reports_.find(entry); it != reports_.end()) kept = it->second;
+  kept.set_entry(entry);
+  kept.set_pending(pending);
+  journal_.KeepReport(kept);
 }
 
 bool ActionScheduler::HasActions(const std::string& entry) const {
@@ -41,13 +67,14 @@ void ActionScheduler::OnChange(const ActionChange& change) {
   Batch& batch = batches_[entry->path];
   if (batch.changes.empty()) batch.first_ms = loop_.clock().MonoMs();
   batch.changes.push_back(change);
-  if (told_pending_.insert(entry->path).second && on_report_) {
+  if (told_pending_.insert(entry->path).second) {
+    Keep(entry->path, true);
     // Before the Ack of the version that made this change: a peer waiting
     // for our actions (syncr wait) knows a report follows.
     wire::ActionReport pending;
     pending.set_entry(entry->path);
     pending.set_pending(true);
-    on_report_(pending);
+    if (on_report_) on_report_(pending);
   }
   const bool tree = change.path != entry->path || change.directory;
   const int64_t delay =
@@ -66,8 +93,9 @@ void ActionScheduler::Flush(const std::string& entry_path) {
   Batch& batch = it->second;
   if (batch.changes.empty() || batch.timer || runner_.Running(entry_path)) return;
   const SyncEntry* entry = config_.FindEntry(entry_path);
-  if (!entry) {
-    batches_.erase(it);
+  if (!entry || entry->path != entry_path || entry->actions.empty()) {
+    batches_.erase(it);  // a reload took the entry or its actions away
+    EndPending(entry_path);
     return;
   }
   ActionPlan plan = PlanActions(config_, *entry, batch.changes);
@@ -129,10 +157,22 @@ void ActionScheduler::OnJobDone(const std::string& entry) {
   for (const wire::ActionResult& r : report.results()) ok = ok && r.exit_code() == 0;
   report.set_ok(ok);
   reports_[entry] = report;
-  journal_.KeepReport(report);
   report.set_pending(Pending(entry));  // changes that came while it ran: one more run
+  Keep(entry, report.pending());
   if (!report.pending()) told_pending_.erase(entry);
   if (on_report_) on_report_(report);
+}
+
+// No run follows what the peers were told is to come: they must not wait
+// for it. The entry (or its actions) is gone, so an ok report clears it.
+void ActionScheduler::EndPending(const std::string& entry) {
+  if (!told_pending_.erase(entry)) return;
+  journal_.DropReport(entry);
+  if (!on_report_) return;
+  wire::ActionReport ended;
+  ended.set_entry(entry);
+  ended.set_ok(true);
+  on_report_(ended);
 }
 
 bool ActionScheduler::Pending(const std::string& entry) const {

@@ -47,6 +47,9 @@ class ActionScheduler {
   /// stays until a later run of the entry succeeds (SPEC 10). Kept in the
   /// store (Journal::KeepReport), so a restart does not forget it.
   const std::map<std::string, wire::ActionReport>& reports() const { return reports_; }
+  /// Runs again the entries whose run was to come when the daemon last
+  /// stopped (kept in the store): once, after the start-up scan.
+  void ResumeInterrupted();
   /// A run of `entry` is gathering or running: its report is still to come.
   bool Pending(const std::string& entry) const;
   /// What a peer is told after its Summary: the last run of each entry,
@@ -68,6 +71,8 @@ class ActionScheduler {
   /// `entry` is a sync entry of the config with actions.
   bool HasActions(const std::string& entry) const;
   void Flush(const std::string& entry);
+  void EndPending(const std::string& entry);
+  void Keep(const std::string& entry, bool pending);
   void OnRun(const ActionRun& run);
   void OnJobDone(const std::string& entry);
 
@@ -81,6 +86,7 @@ class ActionScheduler {
   std::map<std::string, wire::ActionReport> reports_;
   /// Entries the peers were told have a run to come, until its report.
   std::set<std::string> told_pending_;
+  std::set<std::string> interrupted_;  ///< a run was to come at the last stop
   std::function<void(const wire::ActionReport&)> on_report_;
 };
 

@@ -261,6 +261,49 @@ TEST_F(ActionSchedulerTest, PeersAreToldARunIsToComeUntilItsReport) {
   EXPECT_FALSE(scheduler_->reports().at(kFile).pending()) << "kept without the flag";
 }
 
+// A stop between a change and its run (or during the run) does not lose
+// the run: the next start runs the entry's actions again, once.
+TEST_F(ActionSchedulerTest, ARunCutShortByAStopRunsAtTheNextStart) {
+  scheduler_->OnChange({kFile, "modified", "b"});  // gathering: not run yet
+  scheduler_ = std::make_unique<ActionScheduler>(loop_, config_, *journal_);  // restarted
+  loop_.RunDueTimers();
+  EXPECT_TRUE(Runs().empty()) << "nothing runs before ResumeInterrupted";
+  scheduler_->ResumeInterrupted();
+  loop_.RunDueTimers();
+  Reap();
+  EXPECT_EQ(Runs(), (std::vector<std::string>{"/etc/app.conf|modified|a|"}));
+  EXPECT_FALSE(scheduler_->Pending(kFile));
+
+  scheduler_ = std::make_unique<ActionScheduler>(loop_, config_, *journal_);  // again
+  scheduler_->ResumeInterrupted();
+  loop_.RunDueTimers();
+  EXPECT_FALSE(scheduler_->Pending(kFile)) << "that run finished: nothing to resume";
+}
+
+// A reload that takes the entry's actions away while a change gathers: no
+// run follows, and the peers are told so (they must not wait for it).
+TEST_F(ActionSchedulerTest, APendingRunThatWillNotComeIsEnded) {
+  std::vector<wire::ActionReport> told;
+  scheduler_ = std::make_unique<ActionScheduler>(
+      loop_, config_, *journal_, [&](const wire::ActionReport& r) { told.push_back(r); });
+  scheduler_->OnChange({kFile, "modified", "b"});
+  ASSERT_EQ(told.size(), 1u);
+  ASSERT_TRUE(told[0].pending());
+  config_.sync[0].actions.clear();
+  loop_.RunDueTimers();
+  ASSERT_EQ(told.size(), 2u);
+  EXPECT_FALSE(told[1].pending());
+  EXPECT_TRUE(told[1].ok());
+  EXPECT_FALSE(scheduler_->Pending(kFile));
+  EXPECT_TRUE(scheduler_->ReportsForPeers().empty());
+  config_.sync[0].actions = {"true"};  // and back: told pending again
+  scheduler_->OnChange({kFile, "modified", "b"});
+  ASSERT_EQ(told.size(), 3u);
+  EXPECT_TRUE(told[2].pending());
+  loop_.RunDueTimers();
+  Reap();
+}
+
 TEST_F(ActionSchedulerTest, ADirectoryEntrysBurstMakesOneRunAfterAQuietSpell) {
   scheduler_->OnChange({"/etc/app.d/x", "created", "b"});
   AdvanceAndRunTimers(clock_, loop_, 60);

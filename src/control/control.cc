@@ -95,6 +95,22 @@ void Control::OnLinkDown(const std::string& peer, const std::string& why) {
   }
 }
 
+void Control::OnSessionGone(uint64_t session) {
+  std::erase_if(waits_, [session](const Wait& w) { return w.session == session; });
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    if (it->second.session != session) {
+      ++it;
+      continue;
+    }
+    loop_.Cancel(it->second.timer);
+    it = waiters_.erase(it);
+  }
+  if (waits_.empty()) {
+    loop_.Cancel(wait_timer_);
+    wait_timer_ = 0;
+  }
+}
+
 void Control::StartWait(uint64_t session, const wire::WaitRequest& request) {
   Result<WaitJudge> judge =
       hooks_.wait ? hooks_.wait(request.path()) : Status::Error("wait is not supported here");
@@ -113,6 +129,7 @@ void Control::StartWait(uint64_t session, const wire::WaitRequest& request) {
 
 void Control::JudgeWaits() {
   const int64_t now = loop_.clock().MonoMs();
+  std::vector<std::pair<uint64_t, wire::Frame>> answers;
   for (auto it = waits_.begin(); it != waits_.end();) {
     wire::WaitReply verdict = it->judge();
     if (!verdict.done() && !verdict.failed() && now < it->deadline_ms) {
@@ -128,10 +145,12 @@ void Control::JudgeWaits() {
       r->set_error("not done after " + std::to_string(it->timeout_ms / 1000) + " s");
     }
     *r->mutable_wait() = std::move(verdict);
-    const uint64_t session = it->session;
+    answers.emplace_back(it->session, std::move(frame));
     it = waits_.erase(it);
-    hooks_.reply(session, frame);
   }
+  // Answered after the walk: an answer closes its session, which may call
+  // back (OnSessionGone).
+  for (const auto& [session, frame] : answers) hooks_.reply(session, frame);
   if (waits_.empty() || wait_timer_ != 0) return;
   wait_timer_ = loop_.After(kWaitTickMs, [this] {
     wait_timer_ = 0;

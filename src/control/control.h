@@ -55,6 +55,8 @@ class Control {
   void OnFetchReply(const std::string& peer, const wire::FetchReply& reply);
   /// The link to `peer` went down: fail everything waiting on it.
   void OnLinkDown(const std::string& peer, const std::string& why);
+  /// The CLI of `session` went away: its waits are dropped.
+  void OnSessionGone(uint64_t session);
 
   size_t waiting() const { return waiters_.size() + waits_.size(); }
 

@@ -278,6 +278,17 @@ TEST_F(ControlTest, AWaitIsJudgedEachTickUntilDoneFailedOrItsDeadline) {
   EXPECT_EQ(replies_[2].second.wait().nodes(0), "b: has not applied /etc/hosts yet");
   EXPECT_EQ(control_->waiting(), 0u);
   EXPECT_EQ(loop_.pending_timers(), 0u);
+
+  // A CLI that gives up (Ctrl-C) takes its wait with it: no more judging.
+  wait(4, "/etc/hosts", 60000);
+  EXPECT_EQ(control_->waiting(), 1u);
+  control_->OnSessionGone(4);
+  EXPECT_EQ(control_->waiting(), 0u);
+  EXPECT_EQ(loop_.pending_timers(), 0u);
+  const int before = judged;
+  AdvanceAndRunTimers(clock_, loop_, 1000);
+  EXPECT_EQ(judged, before);
+  EXPECT_EQ(replies_.size(), 3u);
 }
 
 }  // namespace

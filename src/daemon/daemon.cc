@@ -147,6 +147,7 @@ void DaemonImpl::Build() {
             control_->Handle(id, request);
           },
           [this] { return actions_->ReportsForPeers(); },
+          [this](uint64_t id) { control_->OnSessionGone(id); },
       });
 }
 
@@ -185,6 +186,7 @@ int DaemonImpl::Run() {
     return 1;
   }
   replica_->ScanAtStart();
+  actions_->ResumeInterrupted();
   if (s = inbound_->Listen(); !s.ok()) {
     spdlog::error("cannot start: {}", s.ToString());
     return 1;
@@ -299,7 +301,7 @@ StatusInput DaemonImpl::WaitInput(const WaitTarget& target) {
   for (auto& [name, link] : links_) {
     PeerSnapshot peer = link->Snapshot();
     if (target.versions.size() > 64) {
-      peer.has = store_->AllPeerHas(name);  // one read, not one per path
+      peer.has = store_->PeerHasUnder(name, target.path);  // one read, not one per path
     } else {
       for (const wire::Version& v : target.versions) {
         if (auto has = store_->GetPeerHas(name, v.path())) peer.has[v.path()] = *has;

@@ -44,6 +44,7 @@ Inbound::Inbound(EventLoop& loop, const Config& config, StateStore& store, Repli
       hooks_(std::move(hooks)) {}
 
 Inbound::~Inbound() {
+  loop_.Cancel(flush_timer_);
   for (auto& [id, session] : sessions_) {
     loop_.Remove(session->channel->fd());
     for (EventLoop::TimerId t :
@@ -247,6 +248,7 @@ void Inbound::Close(uint64_t id, std::string why) {
   if (it == sessions_.end()) return;
   Session& session = *it->second;
   ApplyPending(session);
+  if (session.control && hooks_.control_gone) hooks_.control_gone(id);
   if (!why.empty()) {
     const std::string who = session.peer.empty() ? "a local client" : "peer " + session.peer;
     journal_.Note("", spdlog::level::warn, "closed the connection from " + who + ": " + why);
@@ -376,7 +378,16 @@ void Inbound::OnHave(Session& session, const wire::Have& have) {
   }
 }
 
+// The reports first: when the dialer has the whole Summary (its link is
+// up), it has this node's reports too (syncr wait judges only links up).
 void Inbound::SendSummary(Session& session) {
+  if (hooks_.action_reports) {
+    for (wire::ActionReport& report : hooks_.action_reports()) {
+      wire::Frame frame;
+      *frame.mutable_action_report() = std::move(report);
+      session.channel->Send(frame);
+    }
+  }
   wire::Frame page;
   for (const wire::Version& v : store_.AllFiles()) {
     if (v.kind() == wire::KIND_NONE || !config_.FindEntry(v.path())) continue;
@@ -391,14 +402,12 @@ void Inbound::SendSummary(Session& session) {
   }
   page.mutable_summary()->set_complete(true);
   session.channel->Send(page);
-  if (!hooks_.action_reports) return;
-  for (wire::ActionReport& report : hooks_.action_reports()) {
-    wire::Frame frame;
-    *frame.mutable_action_report() = std::move(report);
-    session.channel->Send(frame);
-  }
 }
 
+// Queued now, in order with what follows on each channel (a pending report
+// before the Ack of the version that caused it); written on the next turn
+// of the loop. A broadcast can come from inside an apply, and a flush that
+// fails closes its session: never while that session is being applied.
 void Inbound::Broadcast(const wire::Frame& frame) {
   std::vector<uint64_t> ids;
   for (auto& [id, session] : sessions_) {
@@ -406,7 +415,14 @@ void Inbound::Broadcast(const wire::Frame& frame) {
     session->channel->Send(frame);
     ids.push_back(id);
   }
-  for (uint64_t id : ids) Flush(id);  // may close a session: not while iterating
+  to_flush_.insert(ids.begin(), ids.end());
+  if (to_flush_.empty() || flush_timer_ != 0) return;
+  flush_timer_ = loop_.After(0, [this] {
+    flush_timer_ = 0;
+    const std::set<uint64_t> ids = std::move(to_flush_);
+    to_flush_.clear();
+    for (uint64_t id : ids) Flush(id);  // may close a session: not while iterating
+  });
 }
 
 }  // namespace syncr

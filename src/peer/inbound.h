@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "common/fd.h"
@@ -39,9 +40,12 @@ class Inbound {
     std::function<void(const std::string& from, const wire::Frame& have)> have;
     /// A CLI request on session `id`; the answer goes through Reply(id, ...).
     std::function<void(uint64_t id, const wire::ControlRequest& request)> control;
-    /// This node's last run of each entry's actions, told to a peer after
-    /// its Summary (may be empty).
+    /// This node's last run of each entry's actions, and the runs to come,
+    /// told to a peer before its Summary (may be empty).
     std::function<std::vector<wire::ActionReport>()> action_reports;
+    /// A CLI's session `id` closed before its answer (it gave up): nothing
+    /// is to be done for it any more.
+    std::function<void(uint64_t id)> control_gone;
   };
 
   Inbound(EventLoop& loop, const Config& config, StateStore& store, Replica& replica,
@@ -97,6 +101,8 @@ class Inbound {
   Hooks hooks_;
   UniqueFd listen_fd_;
   std::map<uint64_t, std::unique_ptr<Session>> sessions_;
+  std::set<uint64_t> to_flush_;  ///< sessions a Broadcast queued frames on
+  EventLoop::TimerId flush_timer_ = 0;
   uint64_t next_id_ = 1;
 };
 

@@ -287,7 +287,7 @@ void PeerLink::OnWelcome(const wire::Welcome& welcome) {
   // Its config and limits may have changed since (a restart, a reload):
   // what it refused is judged again by this catch-up.
   outbox_.ForgetRefusals();
-  action_reports_.clear();  // it tells them again after its Summary
+  action_reports_.clear();  // it tells them again before its Summary
   actions_pending_.clear();
   peer_max_file_bytes_ = welcome.max_file_bytes();
   MeasureSkew(welcome.wall_ns(), hello_sent_ns_);

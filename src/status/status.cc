@@ -170,30 +170,34 @@ wire::WaitReply JudgeWait(const StatusInput& input, const WaitTarget& target) {
   }
   bool done = true;
   bool failed = false;
-  // The actions part, the same for every node: "" when done.
-  auto actions = [&](const std::string& node, bool pending, const wire::ActionReport* last) {
-    if (!target.actions) return std::string();
-    if (pending) return std::string("its actions have not finished");
-    if (last && !last->ok()) {
+  // One node, once it holds every target: its actions. `heard` says its
+  // reports reach us now (this node, or a peer whose link is up: a peer
+  // sends them before its Summary). Whatever the config here says, a run
+  // to come or a failed one counts: the peer's config may have actions.
+  auto judge = [&](const std::string& node, bool heard, bool pending,
+                   const wire::ActionReport* last) {
+    std::string waiting;
+    if (!heard) {
+      if (target.actions) waiting = "holds it; not connected, so its actions cannot be known";
+    } else if (pending) {
+      waiting = "holds it; its actions have not finished";
+    } else if (last && !last->ok()) {
       failed = true;
-      return FailedActionsProblem(node, *last);
+      waiting = FailedActionsProblem(node, *last);
     }
-    return std::string();
-  };
-  auto line = [&](const std::string& node, const std::string& waiting) {
     done = done && waiting.empty();
+    const bool ran = last && !last->results().empty();
     reply.add_nodes(node + ": " +
-                    (waiting.empty()
-                         ? std::string(target.actions ? "holds it; actions succeeded" : "holds it")
-                         : waiting));
+                    (!waiting.empty()
+                         ? waiting
+                         : std::string(ran ? "holds it; actions succeeded" : "holds it")));
   };
-  auto report = [](const std::map<std::string, wire::ActionReport>& reports,
-                   const std::string& entry) -> const wire::ActionReport* {
-    auto it = reports.find(entry);
+  auto last_of = [&](const std::map<std::string, wire::ActionReport>& reports) {
+    auto it = reports.find(target.entry);
     return it == reports.end() ? nullptr : &it->second;
   };
-  line(input.node, actions(input.node, input.actions_pending.count(target.entry) > 0,
-                           report(input.action_reports, target.entry)));
+  judge(input.node, true, input.actions_pending.count(target.entry) > 0,
+        last_of(input.action_reports));
   for (const PeerSnapshot& peer : input.peers) {
     std::string waiting;
     for (const wire::Version& v : target.versions) {
@@ -216,11 +220,13 @@ wire::WaitReply JudgeWait(const StatusInput& input, const WaitTarget& target) {
       }
       break;
     }
-    if (waiting.empty()) {
-      waiting = actions(peer.name, peer.actions_pending.count(target.entry) > 0,
-                        report(peer.actions, target.entry));
+    if (!waiting.empty()) {
+      done = false;
+      reply.add_nodes(peer.name + ": " + waiting);
+      continue;
     }
-    line(peer.name, waiting);
+    judge(peer.name, peer.connected && peer.state == "up",
+          peer.actions_pending.count(target.entry) > 0, last_of(peer.actions));
   }
   reply.set_done(done && !failed);
   reply.set_failed(failed);

@@ -321,9 +321,15 @@ TEST_F(JudgeWaitTest, DoneWhenEveryNodeHoldsItAndNoRunIsToCome) {
   EXPECT_TRUE(w.done());
   EXPECT_FALSE(w.failed());
   EXPECT_EQ(w.version(), "a:2");
-  EXPECT_EQ(Strings(w.nodes()), (std::vector<std::string>{"a: holds it; actions succeeded",
-                                                          "b: holds it; actions succeeded",
-                                                          "c: holds it; actions succeeded"}));
+  EXPECT_EQ(Strings(w.nodes()),
+            (std::vector<std::string>{"a: holds it", "b: holds it", "c: holds it"}))
+      << "no run known anywhere";
+  input_.action_reports["/etc/hosts"] = Report(true);
+  input_.peers[0].actions["/etc/hosts"] = Report(true);
+  w = JudgeWait(input_, target_);
+  EXPECT_TRUE(w.done());
+  EXPECT_EQ(w.nodes(0), "a: holds it; actions succeeded");
+  EXPECT_EQ(w.nodes(1), "b: holds it; actions succeeded");
 }
 
 TEST_F(JudgeWaitTest, APeerThatLacksItOrHasARunToComeIsWaitedFor) {
@@ -333,10 +339,16 @@ TEST_F(JudgeWaitTest, APeerThatLacksItOrHasARunToComeIsWaitedFor) {
   EXPECT_FALSE(w.done());
   EXPECT_FALSE(w.failed());
   EXPECT_EQ(w.nodes(1), "b: has not applied /etc/hosts yet");
-  EXPECT_EQ(w.nodes(2), "c: its actions have not finished");
+  EXPECT_EQ(w.nodes(2), "c: holds it; its actions have not finished");
 
   input_.actions_pending.insert("/etc/hosts");  // ours too
-  EXPECT_EQ(JudgeWait(input_, target_).nodes(0), "a: its actions have not finished");
+  EXPECT_EQ(JudgeWait(input_, target_).nodes(0), "a: holds it; its actions have not finished");
+
+  // A run to come beats an older failed run: the new one may succeed.
+  input_.peers[1].actions["/etc/hosts"] = Report(false);
+  w = JudgeWait(input_, target_);
+  EXPECT_FALSE(w.failed());
+  EXPECT_EQ(w.nodes(2), "c: holds it; its actions have not finished");
 }
 
 TEST_F(JudgeWaitTest, AnOlderVersionHeldIsWaitedForAndADisconnectedPeerSaysSo) {
@@ -363,12 +375,56 @@ TEST_F(JudgeWaitTest, AFailedRunOrARefusalEndsTheWait) {
   EXPECT_EQ(w.nodes(1), "b: refuses /etc/hosts: not synced by b's config");
 }
 
-TEST_F(JudgeWaitTest, WithoutActionsHoldingItIsEnough) {
-  target_.actions = false;
-  input_.peers[0].actions["/etc/hosts"] = Report(false);  // not ours to judge
+TEST_F(JudgeWaitTest, OurOwnFailedRunFailsTheWait) {
+  input_.action_reports["/etc/hosts"] = Report(false);
   wire::WaitReply w = JudgeWait(input_, target_);
-  EXPECT_TRUE(w.done());
-  EXPECT_EQ(w.nodes(1), "b: holds it");
+  EXPECT_TRUE(w.failed());
+  EXPECT_NE(w.nodes(0).find("actions for /etc/hosts failed on a"), std::string::npos);
+}
+
+// Its reports reach us only while its link is up (they come before its
+// Summary): a peer not up holds the version, but its actions are unknown.
+TEST_F(JudgeWaitTest, APeerWhoseLinkIsNotUpCannotBeDoneWithActions) {
+  input_.peers[0].connected = false;
+  input_.peers[0].state = "down";
+  input_.peers[1].state = "catching up";
+  wire::WaitReply w = JudgeWait(input_, target_);
+  EXPECT_FALSE(w.done());
+  EXPECT_EQ(w.nodes(1), "b: holds it; not connected, so its actions cannot be known");
+  EXPECT_EQ(w.nodes(2), "c: holds it; not connected, so its actions cannot be known");
+  target_.actions = false;  // and the entry has none here: holding it is enough
+  EXPECT_TRUE(JudgeWait(input_, target_).done());
+}
+
+// The peer's config may have actions where ours has none: a run to come
+// or a failed run there still counts.
+TEST_F(JudgeWaitTest, APeersRunCountsEvenWithoutActionsHere) {
+  target_.actions = false;
+  input_.peers[0].actions_pending.insert("/etc/hosts");
+  EXPECT_FALSE(JudgeWait(input_, target_).done());
+  input_.peers[0].actions_pending.clear();
+  input_.peers[0].actions["/etc/hosts"] = Report(false);
+  EXPECT_TRUE(JudgeWait(input_, target_).failed());
+}
+
+// A directory: every version below it, a deletion included, must be held.
+TEST_F(JudgeWaitTest, EveryVersionOfADirectoryDeletionsIncludedIsWaitedFor) {
+  target_.path = "/etc/app";
+  target_.entry = "/etc/app";
+  target_.actions = false;
+  wire::Version dir = V("/etc/app", wire::KIND_DIRECTORY, VV({{"a", 1}}));
+  wire::Version gone = V("/etc/app/old.conf", wire::KIND_DELETED, VV({{"a", 3}}));
+  target_.versions = {dir, input_.files[1], gone};
+  for (PeerSnapshot& peer : input_.peers) {
+    peer.has["/etc/app"] = dir.vv();
+    peer.has["/etc/app/old.conf"] = VV({{"a", 2}});  // still the file
+  }
+  wire::WaitReply w = JudgeWait(input_, target_);
+  EXPECT_FALSE(w.done());
+  EXPECT_EQ(w.nodes(1), "b: has not applied /etc/app/old.conf yet");
+  EXPECT_EQ(w.version(), "a:1");
+  for (PeerSnapshot& peer : input_.peers) peer.has["/etc/app/old.conf"] = gone.vv();
+  EXPECT_TRUE(JudgeWait(input_, target_).done());
 }
 
 }  // namespace

@@ -352,9 +352,17 @@ std::optional<wire::VersionVector> StateStore::GetPeerHas(const std::string& pee
 }
 
 std::map<std::string, wire::VersionVector> StateStore::AllPeerHas(const std::string& peer) {
+  return PeerHasUnder(peer, "");
+}
+
+std::map<std::string, wire::VersionVector> StateStore::PeerHasUnder(const std::string& peer,
+                                                                    const std::string& dir) {
   std::map<std::string, wire::VersionVector> out;
-  Stmt st(Prepared("SELECT path, vv FROM peer_state WHERE peer = ?"));
-  st.BindText(1, peer);
+  // As FilesUnder, and dir itself; "" is every path (all start with '/').
+  Stmt st(
+      Prepared("SELECT path, vv FROM peer_state WHERE peer = ?1 AND "
+               "(?2 = '' OR path = ?2 OR (path >= ?2 || '/' AND path < ?2 || '0'))"));
+  st.BindText(1, peer).BindText(2, dir);
   while (st.Step() == SQLITE_ROW) {
     wire::VersionVector vv;
     if (vv.ParseFromString(st.Blob(1))) out[st.Blob(0)] = std::move(vv);

@@ -83,6 +83,9 @@ class StateStore {
 
   std::optional<wire::VersionVector> GetPeerHas(const std::string& peer, const std::string& path);
   std::map<std::string, wire::VersionVector> AllPeerHas(const std::string& peer);
+  /// What `peer` is known to hold of `dir` and everything below it.
+  std::map<std::string, wire::VersionVector> PeerHasUnder(const std::string& peer,
+                                                          const std::string& dir);
   Status PutPeerHas(const std::string& peer, const std::string& path,
                     const wire::VersionVector& vv);
 

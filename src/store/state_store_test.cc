@@ -134,6 +134,19 @@ TEST_F(StateStoreTest, PeerStatePerPeerAndPath) {
   EXPECT_TRUE(store_->AllPeerHas("nobody").empty());
 }
 
+TEST_F(StateStoreTest, PeerHasUnderIsTheDirectoryAndWhatIsBelowItOnly) {
+  for (const char* path : {"/etc/app", "/etc/app/a.conf", "/etc/app/sub/b", "/etc/app-x",
+                           "/etc/app.bak", "/etc/apps/c"}) {
+    ASSERT_TRUE(store_->PutPeerHas("b", path, VV("a", 1)).ok());
+  }
+  ASSERT_TRUE(store_->PutPeerHas("c", "/etc/app/a.conf", VV("a", 1)).ok());
+  std::vector<std::string> paths;
+  for (const auto& [path, vv] : store_->PeerHasUnder("b", "/etc/app")) paths.push_back(path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"/etc/app", "/etc/app/a.conf", "/etc/app/sub/b"}));
+  EXPECT_EQ(store_->PeerHasUnder("b", "/etc/app/a.conf").size(), 1u);
+  EXPECT_EQ(store_->PeerHasUnder("b", "").size(), 6u);
+}
+
 TEST_F(StateStoreTest, EventsNewestFirstAndFilteredByPath) {
   ASSERT_TRUE(store_->AddEvent({1, "/etc/a", "info", "first"}).ok());
   ASSERT_TRUE(store_->AddEvent({2, "/etc/b", "warn", "second"}).ok());

@@ -111,6 +111,7 @@ Status ChangeFeed::Watch(const std::string& disk) {
     }
     return s;
   }
+  failed_.erase(disk);  // a limit now: counted on that line alone
   const InotifyLimit limit = watcher_.ready() ? InotifyLimit::kWatches : InotifyLimit::kInstances;
   const bool first = std::none_of(unwatched_.begin(), unwatched_.end(),
                                   [limit](const auto& u) { return u.second == limit; });
@@ -170,14 +171,15 @@ void ChangeFeed::Retry() {
     if (!target.tree.empty()) rescan.insert(target.tree);
     return true;
   };
-  for (auto it = unwatched_.begin(); it != unwatched_.end();) {
+  bool limited = false;
+  for (auto it = unwatched_.begin(); it != unwatched_.end() && !limited;) {
     const std::string disk = it->first;
     ++it;  // Watch() erases or keeps `disk`, never another directory
-    if (!retry(disk)) break;
+    limited = !retry(disk);
   }
   std::vector<std::string> failed;
   for (const auto& [disk, why] : failed_) failed.push_back(disk);
-  for (const std::string& disk : failed) retry(disk);
+  for (auto it = failed.begin(); it != failed.end() && !limited; ++it) limited = !retry(*it);
   for (const std::string& path : TopMost(rescan)) Schedule(path, config_.node.settle_ms, true);
   if (unwatched_.empty() && failed_.empty()) retry_delay_ms_ = kFirstRetryMs;
   if (rewatched == 0) return;

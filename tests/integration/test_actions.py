@@ -7,6 +7,7 @@ import re
 import time
 import unittest
 
+import harness
 from harness import ClusterTestCase, pid_alive
 
 P = "/etc/app.conf"
@@ -191,8 +192,14 @@ class ActionsTest(ClusterTestCase):
         # A restart of b does not forget it: its last run is kept in its store
         # and sent to a again (it used to be kept in memory only).
         c.stop("b")
+        restarted_ns = time.time_ns()
         c.start("b")
         c.wait_connected()
+        # a's link to b dialled again since (a new Welcome): what a shows now
+        # is what the restarted b told it, not what a kept in memory.
+        c.wait_until(lambda: harness.as_int((harness.find_peer(c.status_or_fail("a"), "b") or {})
+                                            .get("since_ns")) > restarted_ns,
+                     what="a's link to b to be up again after b's restart")
         for n in ("a", "b"):
             c.wait_until(lambda n=n: shown(n),
                          what=lambda: f"{n}'s status to still name b's failed command after "

@@ -12,6 +12,11 @@ actions succeeded there; exits 1 naming the node otherwise.
 - test_wait_names_a_stopped_peer_at_its_timeout: b is stopped; wait on a
   exits 1 after --timeout 2, saying b has not applied it and is not
   connected. Started again, b catches up and the same wait exits 0.
+- test_a_run_cut_short_by_a_stop_runs_again_and_is_waited_for: b is
+  stopped while its run for a new version is going; its next start runs
+  the actions again, and wait on a returns 0 only after that run.
+- test_wait_on_a_directory_counts_every_path_below_it: new files and a
+  deletion below a directory entry are all on b when wait returns.
 - test_wait_refuses_a_path_not_synced: exit 2, naming the path.
 """
 
@@ -98,6 +103,38 @@ class WaitTest(ClusterTestCase):
         self.assertEqual(rc, 0, out + err)
         self.assertEqual(c.read("b", P), b"while b is down\n")
         self.assertEqual(c.lines("b", "ran.log"), ["created"])
+
+    def test_a_run_cut_short_by_a_stop_runs_again_and_is_waited_for(self):
+        # b holds the new version, but is stopped while its (slow) run is
+        # going: its next start runs the actions again, and wait on a counts
+        # b done only after that run.
+        slow_b = ('sleep "$(test "$SYNCR_NODE" = b && echo 5 || echo 0.1)"; '
+                  'echo "$SYNCR_EVENT" >> @TMP@/@NODE@-ran.log')
+        c = self.started_cluster(sync=[{"path": P, "actions": [slow_b]}])
+        c.write("a", P, b"cut short\n")
+        c.wait_content("b", P, b"cut short\n")
+        self.assertEqual(c.lines("b", "ran.log"), [], "b's run takes 5 s: not finished yet")
+        c.stop("b")  # kills the running command
+        self.assertEqual(c.lines("b", "ran.log"), [])
+        c.start("b")
+        rc, out, err = self.wait(c, "a")
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(c.lines("b", "ran.log"), ["modified"], "b's run, resumed at its start")
+        with open(c.node("b").log, "rb") as f:
+            self.assertIn(b"were cut short when syncr last stopped", f.read())
+
+    def test_wait_on_a_directory_counts_every_path_below_it(self):
+        d = "/srv/site"
+        c = self.started_cluster(sync=[{"path": d, "actions": [ACTION]}], dirs=(d,))
+        for i in range(5):
+            c.write("a", f"{d}/f{i}", b"x\n")
+        os.unlink(c.disk("a", f"{d}/f0"))  # a deletion is a version too
+        r = c.cli("a", "wait", d, timeout=90)
+        self.assertEqual(r.returncode, 0, r)
+        for i in range(1, 5):
+            self.assertEqual(c.read("b", f"{d}/f{i}"), b"x\n", f"f{i} on b when wait returned")
+        self.assertIsNone(c.read("b", f"{d}/f0"), "f0's deletion on b when wait returned")
+        self.assertTrue(c.lines("b", "ran.log"), "b's actions when wait returned")
 
     def test_wait_refuses_a_path_not_synced(self):
         c = self.started_cluster(sync=[{"path": P}])
