@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/escape.h"
 #include "config/config.h"
 #include "engine/path_policy.h"
 #include "net/frame.h"
@@ -54,19 +55,30 @@ const syncr::Config& PolicyConfig() {
 
 bool ComponentsClean(const std::string& path) {
   if (path.empty() || path[0] != '/' || path.size() > syncr::kMaxPathBytes) return false;
-  for (unsigned char c : path) {
-    if (c < 0x20 || c == 0x7f) return false;  // NUL, newline, escapes: refused
-  }
+  // Any byte but NUL is a name's (SPEC 11): newlines, escapes, not UTF-8.
+  if (path.find('\0') != std::string::npos) return false;
   return AbsoluteWithCleanComponents(path);
+}
+
+/// What is shown of any bytes is text: valid UTF-8, no control character.
+void CheckShown(const std::string& what, const std::string& shown, const std::string& path) {
+  if (!syncr::IsValidUtf8(shown)) Fail((what + " is not UTF-8").c_str(), path);
+  for (unsigned char c : shown) {
+    if (c < 0x20 || c == 0x7f) Fail((what + " holds a control character").c_str(), path);
+  }
 }
 
 void CheckPolicy(const std::string& path) {
   const syncr::Config& config = PolicyConfig();
   const bool clean = syncr::IsCleanPath(path);
   if (clean != ComponentsClean(path)) Fail("IsCleanPath disagrees with the component rule", path);
+  CheckShown("EscapeName", syncr::EscapeName(path), path);
+  CheckShown("Printable", syncr::Printable(path), path);
   const syncr::Status s = syncr::CheckSyncedPath(config, path);
   if (!s.ok()) {
     if (s.ToString().empty()) Fail("a refusal without a reason", path);
+    // It goes back to the peer in Ack.error, a string field.
+    CheckShown("a refusal", s.ToString(), path);
     return;
   }
   if (!clean) Fail("CheckSyncedPath accepted an unclean path", path);
