@@ -332,7 +332,14 @@ void PeerLink::OnAck(const wire::Ack& ack) {
   // filled in one go, not one file per ack.
   if (!outbox_.Acked(ack.path())) return;
   if (ack.ok()) {
-    store_.PutPeerHas(peer_.name, ack.path(), ack.vv());
+    // What the peer held when it answered. A Have it sent on its own
+    // channel meanwhile (it applied a newer version from a third node) may
+    // have told us more: never go back to an older version (the soak found
+    // a status stuck at "pending" that way).
+    std::optional<wire::VersionVector> had = store_.GetPeerHas(peer_.name, ack.path());
+    if (!had || Compare(*had, ack.vv()) != Order::kNewer) {
+      store_.PutPeerHas(peer_.name, ack.path(), ack.vv());
+    }
     outbox_.Accepted(ack.path());
     OnApplied(ack.path());
     spdlog::debug("{} acknowledged {} {}", peer_.name, EscapeName(ack.path()), ToString(ack.vv()));

@@ -542,6 +542,31 @@ TEST_F(PeerLinkTest, APathThePeerCouldNotApplyIsRetriedWithBackoffAndShown) {
   EXPECT_EQ(Logged("/etc/hosts", "could not apply"), 3u);
 }
 
+// A Have from the peer's own channel can tell of a newer version (from a
+// third node) before our Ack of an older one arrives: the Ack must not take
+// that knowledge back, or status says "pending" for ever (soak seed 1003).
+TEST_F(PeerLinkTest, AnAckOfAnOlderVersionDoesNotForgetANewerOneThePeerHolds) {
+  BringUp();
+  Offer("/etc/hosts", VV({{"c", 3}}));
+  DispatchIo();
+  ASSERT_EQ(Received().size(), 1u);
+  ASSERT_TRUE(store_->PutPeerHas("b", "/etc/hosts", VV({{"c", 4}})).ok());  // its Have
+  wire::Frame ok = Ack("/etc/hosts", true);
+  *ok.mutable_ack()->mutable_vv() = VV({{"c", 3}});
+  SendToLink(ok);
+  EXPECT_EQ(ToString(*store_->GetPeerHas("b", "/etc/hosts")), "c:4");
+
+  // An answer that is not older (here concurrent) is what it holds.
+  Offer("/etc/hosts", VV({{"a", 1}, {"c", 4}}));
+  DispatchIo();
+  ASSERT_EQ(Received().size(), 1u);
+  ASSERT_TRUE(store_->PutPeerHas("b", "/etc/hosts", VV({{"c", 5}})).ok());
+  ok = Ack("/etc/hosts", true);
+  *ok.mutable_ack()->mutable_vv() = VV({{"a", 1}, {"c", 4}});
+  SendToLink(ok);
+  EXPECT_EQ(ToString(*store_->GetPeerHas("b", "/etc/hosts")), "a:1,c:4");
+}
+
 // The same failure for ever is still said now and then, not never.
 TEST_F(PeerLinkTest, AFailureThatLastsIsLoggedAgainEveryFewMinutes) {
   BringUp();
